@@ -1,0 +1,76 @@
+"""The root of a site's config: one YAML file per complex."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from edged.config.base import Strict
+from edged.config.camera import CameraConfig
+from edged.config.detectors import DetectorConfig
+from edged.config.doors import DoorsConfig
+from edged.config.gates import GatesConfig
+from edged.config.rules import RuleConfig
+from edged.config.uplink import UplinkConfig
+
+
+class SiteInfo(Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = ""
+    timezone: str = "Asia/Shanghai"
+
+
+class RuntimeConfig(Strict):
+    run_dir: Path = Field(Path("/run/edged"), description="sockets, metrics (tmpfs)")
+    state_dir: Path = Field(Path("/var/lib/edged"), description="outbox, credentials, evidence")
+    shm_min_free_bytes: int = Field(64 << 20, ge=0, description="/dev/shm headroom kept free")
+
+
+class SupervisorConfig(Strict):
+    heartbeat_interval_s: float = Field(0.5, gt=0, le=5)
+    stall_timeout_s: float = Field(3.0, gt=0, le=60, description="no heartbeat this long: restart")
+    restart_budget: int = Field(5, ge=1, description="restarts allowed per budget window")
+    restart_window_s: float = Field(60.0, gt=0)
+    failed_retry_s: float = Field(30.0, gt=0, description="first backoff after the budget is spent")
+    failed_retry_max_s: float = Field(300.0, gt=0)
+    core_failed_exit_s: float = Field(
+        120.0, gt=0, description="a core worker failed this long makes the daemon exit non-zero"
+    )
+    stop_timeout_s: float = Field(8.0, gt=0, le=60)
+
+
+class MetricsConfig(Strict):
+    listen: str = Field("127.0.0.1:9108", pattern=r"^[^:]+:\d{1,5}$")
+
+
+class LoggingConfig(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class SiteConfig(Strict):
+    site: SiteInfo
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    detectors: list[DetectorConfig] = Field(default_factory=list)
+    doors: DoorsConfig = Field(default_factory=DoorsConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    uplink: UplinkConfig = Field(default_factory=UplinkConfig)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SiteConfig:
+        for label, ids in (
+            ("cameras", [c.id for c in self.cameras]),
+            ("detectors", [d.name for d in self.detectors]),
+            ("rules", [r.id for r in self.rules]),
+        ):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{label}: duplicate id(s) {', '.join(dupes)}")
+        return self
