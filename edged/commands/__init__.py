@@ -1,0 +1,1 @@
+"""One module per `edged` command; see the table in edged/cli.py."""

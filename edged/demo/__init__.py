@@ -1,0 +1,1 @@
+"""The simulated complex behind `edged demo`."""
