@@ -1,0 +1,1 @@
+"""Per-camera video and thermal pipelines: sources, frame ring, motion, tracking, analytics."""
