@@ -1,0 +1,1 @@
+"""The message bus every worker uses: envelope, reliable events, commands, telemetry."""
