@@ -15,3 +15,7 @@ class DoorConfig(Strict):
 
 class DoorsConfig(Strict):
     doors: list[DoorConfig] = Field(default_factory=list)
+
+    def worker_groups(self) -> list[str]:
+        """Names of the doors workers to start (one per bus / controller group)."""
+        return ["main"] if self.doors else []
