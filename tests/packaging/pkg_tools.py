@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -22,3 +23,23 @@ def need_tool(name: str, how: str) -> str:
     if path is None:
         pytest.skip(f"{name} not installed ({how})")
     return path
+
+
+_PROMQL_KEYWORDS = {"and", "or", "unless", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """Metric names a PromQL expression selects: identifiers that are not functions, keywords,
+    label names (inside {}, by (...), without (...), on (...)) or durations. Grafana's
+    $variables and $__interval are dropped first."""
+    text = re.sub(r"\$\{?\w+\}?", "", expr)
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    names = set()
+    for m in re.finditer(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?", text):
+        word, call = m.group(1), m.group(2)
+        if call or word in _PROMQL_KEYWORDS:
+            continue
+        names.add(word)
+    return names
