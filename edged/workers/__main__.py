@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(WORKER_MODULES[kind])
     ctx = WorkerContext.create(args.name, config)
     ctx.install_signal_handlers()
-    ctx.beat(state="starting")
+    # The first heartbeat comes from the worker's own loop: "up" means its loop runs.
     try:
         module.run(ctx)
     finally:
-        ctx.close(flush_timeout_s=config.supervisor.stop_timeout_s / 2)
+        ctx.close(flush_timeout_s=config.supervisor.stop_timeout_s / 4)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,9 +93,10 @@ class WorkerContext:
         signal.signal(signal.SIGINT, _stop)
 
     def close(self, flush_timeout_s: float = 5.0) -> None:
-        """Flush unacked events (bounded), then release every socket."""
+        """Flush unacked events (one deadline for all sinks), then release every socket."""
+        deadline = time.monotonic() + flush_timeout_s
         for sender in self._senders.values():
-            if not sender.flush(flush_timeout_s):
+            if not sender.flush(max(0.0, deadline - time.monotonic())):
                 self.log.warning("events left unacked at stop", sink=sender.sink, pending=sender.pending)
             sender.close()
         if self._telemetry is not None:
