@@ -22,7 +22,7 @@ from edged.bus.envelope import MalformedMessage, unpack
 from edged.bus.malformed import MalformedCounter
 from edged.bus.reliable import EventSender
 from edged.bus.sockets import make_socket
-from edged.bus.telemetry import TelemetryProxy
+from edged.bus.telemetry import TelemetryProxy, TelemetryPublisher
 from edged.config import ConfigError, SiteConfig, load_site_config
 from edged.events import Priority, new_event
 from edged.supervisor.http import MetricsServer
@@ -63,6 +63,7 @@ class Supervisor:
         self._control = CommandServer(self.zmq, self.endpoints.control,
                                       {"status": self._cmd_status, "reload": self._cmd_reload}, "control")
         self._events = [EventSender(self.zmq, self.endpoints.events(s), s, "supervisor") for s in EVENT_SINKS]
+        self._telemetry = TelemetryPublisher(self.zmq, self.endpoints.telemetry_in, "supervisor")
         self._http = MetricsServer(self.cfg.metrics.listen, self._health)
         metrics.BUILD_INFO.labels(version=__version__).set(1)
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -220,6 +221,7 @@ class Supervisor:
         metrics.EVENTS_EMITTED.labels(worker="supervisor", type=type_).inc()
         for sender in self._events:
             sender.send(event)
+        self._telemetry.publish("event", event)
 
     # -- control and health -----------------------------------------------------------------
 
@@ -283,6 +285,7 @@ class Supervisor:
             sender.flush(0.5)
             sender.close()
         self._control.close()
+        self._telemetry.close()
         self._heartbeats.close(linger=0)
         self._proxy.close()
         self._http.close()

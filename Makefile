@@ -1,0 +1,38 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DURATION ?= 60
+
+.PHONY: install system-deps test demo lint format clean
+
+# Debian packages the tests and the demo use (promtool, ffmpeg, the RTSP server, ...).
+system-deps:
+	@bash .ci/install-apt-packages.sh
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: system-deps install
+	$(BIN)/pytest -q
+
+demo: system-deps install
+	$(BIN)/edged demo --duration $(DURATION)
+
+lint: install
+	$(BIN)/ruff check edged tests
+	$(BIN)/ruff format --check edged tests
+	$(BIN)/mypy edged
+
+format: install
+	$(BIN)/ruff check --fix edged tests
+	$(BIN)/ruff format edged tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
