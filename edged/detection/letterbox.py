@@ -33,6 +33,8 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"image must be uint8, got {image.dtype}")
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 1:
+        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
     if image.ndim == 3 and image.shape[2] == 3:
         return image
     if image.ndim == 3 and image.shape[2] == 4:
