@@ -63,8 +63,8 @@ gid="$(awk -F: '$1 == "edged" {print $4}' "$root/etc/passwd")"
 install -d -m 0755 "$root$prefix" "$root/etc/systemd/system"
 install -d -o 0 -g "$gid" -m 0750 "$root/etc/edged"
 install -d -o "$uid" -g "$gid" -m 0750 "$root/var/lib/edged"
-# Box keys (`edged keys generate`) live here: secret keys 0600, never in an image or a backup of /etc.
-install -d -o "$uid" -g "$gid" -m 0700 "$root/var/lib/edged/keys"
+# The box key pair (`edged keys generate`, default uplink.key_file) lives here, 0600, never in an image.
+install -d -o "$uid" -g "$gid" -m 0700 "$root/var/lib/edged/uplink"
 
 # --- the venv and the shipped models ------------------------------------------------------------
 venv="$prefix/venv"

@@ -67,7 +67,7 @@ def test_staged_install_lays_out_the_box(tmp_path: Path) -> None:
 
     assert mode("etc/edged") == (0o750, 0, gid)
     assert mode("var/lib/edged") == (0o750, uid, gid)
-    assert mode("var/lib/edged/keys") == (0o700, uid, gid)
+    assert mode("var/lib/edged/uplink") == (0o700, uid, gid)
     unit = root / "etc/systemd/system/edged.service"
     assert unit.read_text() == (REPO / "systemd/edged.service").read_text()
     assert (root / "opt/edged/docs").is_dir()
