@@ -7,7 +7,7 @@ imported only when their command runs, so `edged status` does not pay for onnxru
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
