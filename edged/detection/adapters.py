@@ -108,24 +108,26 @@ def _concat(parts: list[Candidates]) -> Candidates:
     )
 
 
-def _ultralytics_names(metadata: dict[str, str], classes: int) -> list[str]:
+def _ultralytics_names(metadata: dict[str, str]) -> list[str] | None:
     """Ultralytics writes ``names`` as a Python dict literal; literal_eval parses literals only."""
     raw = metadata.get("names")
-    if raw:
-        try:
-            parsed = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            parsed = None
-        if isinstance(parsed, dict) and len(parsed) == classes:
-            return [str(parsed[k]) for k in sorted(parsed)]
-    return default_names(classes)
+    if not raw:
+        return None
+    try:
+        parsed = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(parsed, dict) and parsed and all(isinstance(k, int) for k in parsed):
+        return [str(parsed.get(i, i)) for i in range(max(parsed) + 1)]
+    return None
 
 
 class UltralyticsAdapter:
     """YOLOv8 / YOLO11 detect exports: one output ``[B, 4+C, N]`` (cx, cy, w, h, class scores).
 
     No objectness: the class scores are already sigmoid probabilities. A transposed
-    ``[B, N, 4+C]`` export is recognised by which axis is the short one.
+    ``[B, N, 4+C]`` export is recognised by the class count from the model's ``names``
+    metadata, else by which axis is the short one (N is in the thousands for real exports).
     """
 
     def __init__(self, metadata: dict[str, str], output_name: str, output_shape: list[Any]) -> None:
@@ -135,15 +137,16 @@ class UltralyticsAdapter:
                 "(end-to-end NMS exports are not supported: export without nms)"
             )
         self.output = output_name
-        dims = [d for d in output_shape[1:] if isinstance(d, int)]
-        self.classes = (min(dims) - 4) if dims else None
-        self.names = _ultralytics_names(metadata, self.classes) if self.classes else []
+        names = _ultralytics_names(metadata)
+        self.rows: int | None = len(names) + 4 if names else None
+        self.names: list[str] = names or []
 
     def decode(
         self, outputs: dict[str, np.ndarray], net_h: int, net_w: int, threshold: float
     ) -> list[Candidates]:
         out = outputs[self.output]
-        if out.shape[1] > out.shape[2]:  # [B, N, 4+C] export
+        transposed = out.shape[2] == self.rows if self.rows else out.shape[1] > out.shape[2]
+        if transposed:  # a [B, N, 4+C] export
             out = out.transpose(0, 2, 1)
         classes = out.shape[1] - 4
         if classes < 1:

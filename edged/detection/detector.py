@@ -175,7 +175,7 @@ class Detector:
 def region_jobs(frame: np.ndarray, rois: list[list[float]] | None, max_rois: int = 8) -> list[Job]:
     """Jobs for a frame: the whole frame, or its (clipped) regions of interest.
 
-    Regions smaller than MIN_ROI_PX on a side are grown around their centre; more than
+    Regions smaller than MIN_ROI_PX on a side are grown (kept inside the frame); more than
     ``max_rois`` regions (or none valid) fall back to the whole frame — never detect nothing.
     """
     frame = as_bgr(frame)
@@ -187,10 +187,17 @@ def region_jobs(frame: np.ndarray, rois: list[list[float]] | None, max_rois: int
         x1, y1, x2, y2 = (float(v) for v in roi)
         if not all(np.isfinite([x1, y1, x2, y2])) or x2 <= x1 or y2 <= y1:
             continue
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        half_w, half_h = max(x2 - x1, MIN_ROI_PX) / 2, max(y2 - y1, MIN_ROI_PX) / 2
-        ix1, iy1 = max(0, int(cx - half_w)), max(0, int(cy - half_h))
-        ix2, iy2 = min(w, int(np.ceil(cx + half_w))), min(h, int(np.ceil(cy + half_h)))
-        if ix2 - ix1 >= 2 and iy2 - iy1 >= 2:
-            jobs.append(Job(frame[iy1:iy2, ix1:ix2], (ix1, iy1)))
+        xs, ys = _span(x1, x2, w), _span(y1, y2, h)
+        if xs and ys:
+            jobs.append(Job(frame[ys[0] : ys[1], xs[0] : xs[1]], (xs[0], ys[0])))
     return jobs or [Job(frame)]
+
+
+def _span(lo: float, hi: float, limit: int) -> tuple[int, int] | None:
+    """Integer [lo, hi) clipped to [0, limit), grown to MIN_ROI_PX (staying inside); None if empty."""
+    a, b = max(0, int(np.floor(lo))), min(limit, int(np.ceil(hi)))
+    if b <= a:
+        return None
+    size = min(limit, max(b - a, MIN_ROI_PX))
+    start = min(max(0, a - (size - (b - a)) // 2), limit - size)
+    return start, start + size
