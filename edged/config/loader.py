@@ -61,7 +61,7 @@ def _has(node: dict[Any, Any] | list[Any], part: Any) -> bool:
 
 
 def _error_lines(exc: ValidationError, lines: dict[Loc, int], data: Any) -> list[str]:
-    result = []
+    result: list[tuple[int, str]] = []
     for err in exc.errors(include_url=False):
         loc = _file_loc(err["loc"], data)
         msg = err["msg"].removeprefix("Value error, ")
@@ -69,8 +69,8 @@ def _error_lines(exc: ValidationError, lines: dict[Loc, int], data: Any) -> list
             msg = "unknown key"
         line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
         where = f" (line {line})" if line else ""
-        result.append(f"{format_loc(loc)}: {msg}{where}")
-    return result
+        result.append((line or 10**9, f"{format_loc(loc)}: {msg}{where}"))
+    return [text for _, text in sorted(result, key=lambda r: r[0])]  # in file order
 
 
 def parse_yaml(text: str, name: str = "<config>") -> tuple[Any, dict[Loc, int]]:
