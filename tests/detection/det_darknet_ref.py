@@ -12,7 +12,7 @@ EPS = 1e-6
 
 
 def _conv(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
-    c, h, wd = x.shape
+    _, h, wd = x.shape
     f, _, k, _ = w.shape
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
     oh, ow = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
