@@ -116,8 +116,10 @@ def _serve(port: int, mounts: dict[str, str]) -> None:  # pragma: no cover - run
 
         def open(self) -> tuple[Gst.Element, Gst.Element]:
             demux = Gst.parse_launch(
-                f'filesrc location="{self.path}" ! qtdemux name=d d.video_0 ! queue ! h264parse config-interval=-1 '
-                "! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=sink sync=false max-buffers=60"
+                f'filesrc location="{self.path}" ! qtdemux name=d d.video_0 ! queue '
+                "! h264parse config-interval=-1 "
+                "! video/x-h264,stream-format=byte-stream,alignment=au "
+                "! appsink name=sink sync=false max-buffers=60"
             )
             demux.set_state(Gst.State.PLAYING)
             return demux, demux.get_by_name("sink")

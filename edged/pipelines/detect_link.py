@@ -1,0 +1,101 @@
+"""How the camera pipeline asks for detections: the shared detector worker, or moving blobs.
+
+Both answer asynchronously through `poll`, so the pipeline's loop is the same either way.
+`MotionBlobs` is the detector for cameras without a model (`detection.detector: motion`):
+foreground blobs of a slow background become objects of class `object`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from edged.pipelines.geometry import Box
+from edged.pipelines.motion import MotionDetector
+from edged.pipelines.tracker import Detection
+
+
+@dataclass(slots=True)
+class FrameRef:
+    slot: int
+    seq: int
+    t: float
+    wall: float
+    image: np.ndarray
+
+
+@dataclass(slots=True)
+class LinkResult:
+    seq: int
+    detections: list[Detection] | None  # None: the request was dropped (reason says why)
+    reason: str = ""
+
+
+class DetectLink(Protocol):
+    @property
+    def in_flight(self) -> int: ...
+
+    def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
+        """False when the frame is dropped at the source (no credit / detector unavailable)."""
+
+    def poll(self, timeout_s: float) -> list[LinkResult]: ...
+
+    def close(self) -> None: ...
+
+
+class RemoteDetector:
+    """The detector worker over ZeroMQ (edged.detection.client), reading our ring by name."""
+
+    def __init__(self, client: object, ring_name: str) -> None:
+        from edged.detection.client import DetectorClient
+
+        assert isinstance(client, DetectorClient)
+        self.client = client
+        self.ring_name = ring_name
+
+    @property
+    def in_flight(self) -> int:
+        return int(self.client.in_flight)
+
+    def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
+        boxes = [list(b) for b in rois] if rois else None
+        return bool(self.client.submit(self.ring_name, ref.slot, ref.seq, ref.wall, boxes))
+
+    def poll(self, timeout_s: float) -> list[LinkResult]:
+        out: list[LinkResult] = []
+        for res in self.client.poll(timeout_s):
+            if res.dropped is not None:
+                out.append(LinkResult(res.seq, None, res.dropped))
+            else:
+                dets = [Detection(tuple(d.box), float(d.score), d.label) for d in res.detections]  # type: ignore[arg-type]
+                out.append(LinkResult(res.seq, dets))
+        return out
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class MotionBlobs:
+    """Moving blobs as detections (class `object`), computed synchronously on submit."""
+
+    def __init__(self, masks: list[list[tuple[float, float]]], min_area: float = 0.001) -> None:
+        self.motion = MotionDetector(width=640, threshold=30, min_area=min_area, alpha=0.01, masks=masks)
+        self._ready: list[LinkResult] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._ready)
+
+    def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
+        boxes = self.motion.update(ref.image)
+        self._ready.append(LinkResult(ref.seq, [Detection(b, 0.9, "object") for b in boxes]))
+        return True
+
+    def poll(self, timeout_s: float) -> list[LinkResult]:
+        out, self._ready = self._ready, []
+        return out
+
+    def close(self) -> None:
+        self._ready = []
