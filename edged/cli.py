@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             if words[0] not in groups:
                 group = top.add_parser(words[0], help=f"{words[0]} commands")
-                groups[words[0]] = group.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+                groups[words[0]] = group.add_subparsers(
+                    dest="subcommand", metavar="SUBCOMMAND", required=True
+                )
             sub = groups[words[0]].add_parser(words[1], help=help_text, description=help_text)
         sub.set_defaults(_module=module)
         importlib.import_module(f"edged.commands.{module}").add_arguments(sub)

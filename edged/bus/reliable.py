@@ -12,6 +12,7 @@ Message kinds: ``events`` ``{"events": [event, ...]}`` sender → receiver, and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -67,10 +68,8 @@ class EventSender:
     def send(self, event: Event) -> None:
         self._idle.clear()
         self._queue.put(event)
-        try:
+        with contextlib.suppress(BlockingIOError):  # pipe full: the thread is already due to wake
             os.write(self._wake_w, b"\0")
-        except BlockingIOError:  # pipe full: the thread is already due to wake
-            pass
 
     @property
     def pending(self) -> int:
@@ -264,10 +263,8 @@ class EventReceiver:
             while len(self._seen) > self._remember:
                 self._seen.popitem(last=False)
         for peer, ids in acks.items():
-            try:
+            with contextlib.suppress(zmq.ZMQError):  # peer gone: it resends, we ack the duplicate then
                 self.socket.send_multipart([peer, pack("ack", {"ids": ids})], zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass  # peer gone: it resends and we ack the duplicate then
         return len(fresh)
 
     def close(self) -> None:

@@ -46,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_status(status: dict[str, Any]) -> str:
-    head = (f"site {status['site']}  edged {status['version']}  pid {status['pid']}  "
-            f"up {status['uptime_s']:.0f} s  {'ready' if status['ready'] else 'starting'}")
+    head = (
+        f"site {status['site']}  edged {status['version']}  pid {status['pid']}  "
+        f"up {status['uptime_s']:.0f} s  {'ready' if status['ready'] else 'starting'}"
+    )
     rows = [("WORKER", "STATE", "PID", "RESTARTS", "HEARTBEAT", "PROGRESS")]
     for w in status["workers"]:
         age = "-" if w["heartbeat_age_s"] is None else f"{w['heartbeat_age_s']:.1f} s ago"

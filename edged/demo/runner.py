@@ -38,8 +38,11 @@ def base_site(workdir: Path, metrics_port: int) -> dict[str, Any]:
         "metrics": {"listen": f"127.0.0.1:{metrics_port}"},
         "logging": {"level": "info", "format": "json"},
         "rules": [
-            {"id": "worker-failed-guard-room", "when_type": "worker_failed",
-             "then": [{"action": "raise", "type": "linkage", "priority": 0}]},
+            {
+                "id": "worker-failed-guard-room",
+                "when_type": "worker_failed",
+                "then": [{"action": "raise", "type": "linkage", "priority": 0}],
+            },
         ],
     }
 
@@ -55,8 +58,14 @@ def build_site(workdir: Path, metrics_port: int) -> tuple[Path, SiteConfig]:
     return path, cfg
 
 
-def run_demo(duration_s: float, events_path: Path | None, workdir: Path | None, metrics_port: int,
-             chaos: bool = True, out: TextIO = sys.stdout) -> int:
+def run_demo(
+    duration_s: float,
+    events_path: Path | None,
+    workdir: Path | None,
+    metrics_port: int,
+    chaos: bool = True,
+    out: TextIO = sys.stdout,
+) -> int:
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edged-demo-")))
@@ -68,16 +77,26 @@ def run_demo(duration_s: float, events_path: Path | None, workdir: Path | None, 
             return 2
         site_dict = yaml.safe_load(config_path.read_text(encoding="utf-8"))
         parts = all_parts()
-        _say(out, f"demo site {cfg.site.id}: {len(cfg.cameras)} cameras, {len(cfg.doors.doors)} doors, "
-                  f"{len(cfg.gates.checkpoints)} checkpoints; parts: {', '.join(p.name for p in parts) or '-'}")
-        _say(out, f"work dir {workdir}; daemon log {workdir / 'edged.log'}; "
-                  f"metrics http://127.0.0.1:{metrics_port}/metrics")
+        _say(
+            out,
+            f"demo site {cfg.site.id}: {len(cfg.cameras)} cameras, {len(cfg.doors.doors)} doors, "
+            f"{len(cfg.gates.checkpoints)} checkpoints; parts: {', '.join(p.name for p in parts) or '-'}",
+        )
+        _say(
+            out,
+            f"work dir {workdir}; daemon log {workdir / 'edged.log'}; "
+            f"metrics http://127.0.0.1:{metrics_port}/metrics",
+        )
         for part in parts:
             stack.enter_context(part.simulators(site_dict, workdir))
         log_file = stack.enter_context(open(workdir / "edged.log", "wb"))
         events_file = stack.enter_context(open(events_path, "w", encoding="utf-8")) if events_path else None
-        daemon = subprocess.Popen([sys.executable, "-m", "edged", "run", "-c", str(config_path)],
-                                  stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "edged", "run", "-c", str(config_path)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             counts = _watch(cfg, daemon, duration_s, chaos, events_file, out)
         finally:
@@ -94,8 +113,14 @@ def run_demo(duration_s: float, events_path: Path | None, workdir: Path | None, 
         return 0 if code == 0 else 1
 
 
-def _watch(cfg: SiteConfig, daemon: subprocess.Popen[bytes], duration_s: float, chaos: bool,
-           events_file: TextIO | None, out: TextIO) -> Counter[str]:
+def _watch(
+    cfg: SiteConfig,
+    daemon: subprocess.Popen[bytes],
+    duration_s: float,
+    chaos: bool,
+    events_file: TextIO | None,
+    out: TextIO,
+) -> Counter[str]:
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     endpoints = Endpoints(cfg.runtime.run_dir)
     sub = TelemetrySubscriber(ctx, endpoints.telemetry_out, ["event"])

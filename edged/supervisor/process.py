@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -57,10 +58,8 @@ class WorkerProcess:
 
     def signal(self, sig: signal.Signals) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def heartbeat_age(self, now: float) -> float:
         return now - (self.last_heartbeat or self.started_at)

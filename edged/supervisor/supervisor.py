@@ -60,16 +60,24 @@ class Supervisor:
         self._heartbeats.bind(self.endpoints.heartbeat)
         self._hb_malformed = MalformedCounter("heartbeat")
         self._proxy = TelemetryProxy(self.zmq, self.endpoints.telemetry_in, self.endpoints.telemetry_out)
-        self._control = CommandServer(self.zmq, self.endpoints.control,
-                                      {"status": self._cmd_status, "reload": self._cmd_reload}, "control")
+        self._control = CommandServer(
+            self.zmq,
+            self.endpoints.control,
+            {"status": self._cmd_status, "reload": self._cmd_reload},
+            "control",
+        )
         self._events = [EventSender(self.zmq, self.endpoints.events(s), s, "supervisor") for s in EVENT_SINKS]
         self._telemetry = TelemetryPublisher(self.zmq, self.endpoints.telemetry_in, "supervisor")
         self._http = MetricsServer(self.cfg.metrics.listen, self._health)
         metrics.BUILD_INFO.labels(version=__version__).set(1)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        log.info("supervisor started", site=self.cfg.site.id, metrics_port=self._http.port,
-                 config=str(self.config_path))
+        log.info(
+            "supervisor started",
+            site=self.cfg.site.id,
+            metrics_port=self._http.port,
+            config=str(self.config_path),
+        )
         self._start_all()
         try:
             self._loop()
@@ -87,8 +95,9 @@ class Supervisor:
         now = time.monotonic()
         self.workers = []
         for spec in plan_workers(self.cfg):
-            policy = RestartPolicy(sup.restart_budget, sup.restart_window_s, sup.failed_retry_s,
-                                   sup.failed_retry_max_s)
+            policy = RestartPolicy(
+                sup.restart_budget, sup.restart_window_s, sup.failed_retry_s, sup.failed_retry_max_s
+            )
             worker = WorkerProcess(spec, policy, self.config_path, env)
             worker.spawn(now)
             metrics.WORKER_FAILED.labels(worker=spec.name).set(0)
@@ -117,8 +126,9 @@ class Supervisor:
             if not self._ready_sent and all(w.state == State.RUNNING for w in self.workers):
                 self._ready_sent = True
                 sd_notify(f"READY=1\nSTATUS=all {len(self.workers)} workers running")
-                log.info("all workers running", workers=len(self.workers),
-                         startup_s=round(now - self._started, 2))
+                log.info(
+                    "all workers running", workers=len(self.workers), startup_s=round(now - self._started, 2)
+                )
             if watchdog is not None and now >= next_watchdog:
                 sd_notify("WATCHDOG=1")
                 next_watchdog = now + watchdog
@@ -146,8 +156,9 @@ class Supervisor:
             if worker.state == State.STARTING:
                 worker.state = State.RUNNING
                 metrics.WORKER_START_SECONDS.labels(kind=worker.spec.kind).observe(now - worker.started_at)
-                log.info("worker up", worker=worker.spec.name, pid=pid,
-                         start_s=round(now - worker.started_at, 3))
+                log.info(
+                    "worker up", worker=worker.spec.name, pid=pid, start_s=round(now - worker.started_at, 3)
+                )
             worker.last_heartbeat = now
             worker.progress = progress
 
@@ -161,8 +172,12 @@ class Supervisor:
             limit = START_TIMEOUT_S if w.state == State.STARTING else self.cfg.supervisor.stall_timeout_s
             if w.state != State.STOPPING and w.heartbeat_age(now) > limit:
                 reason = "start_timeout" if w.state == State.STARTING else "stalled"
-                log.warning("worker not heartbeating; killing it", worker=name, reason=reason,
-                            heartbeat_age_s=round(w.heartbeat_age(now), 2))
+                log.warning(
+                    "worker not heartbeating; killing it",
+                    worker=name,
+                    reason=reason,
+                    heartbeat_age_s=round(w.heartbeat_age(now), 2),
+                )
                 w.kill_reason = reason  # type: ignore[attr-defined]
                 w.signal(signal.SIGKILL)
         elif w.state in (State.BACKOFF, State.FAILED) and now >= w.restart_at:
@@ -192,27 +207,45 @@ class Supervisor:
         if w.policy.failed:
             w.state = State.FAILED
             metrics.WORKER_FAILED.labels(worker=name).set(1)
-            log.error("worker failed: restart budget spent", worker=name, last_exit=w.last_exit,
-                      retry_in_s=round(delay, 1))
+            log.error(
+                "worker failed: restart budget spent",
+                worker=name,
+                last_exit=w.last_exit,
+                retry_in_s=round(delay, 1),
+            )
             if name not in self._failed_alarmed:
                 self._failed_alarmed.add(name)
-                self._raise("worker_failed", name, {"worker": name, "last_exit": w.last_exit,
-                                                    "core": w.spec.core}, Priority.CRITICAL)
+                self._raise(
+                    "worker_failed",
+                    name,
+                    {"worker": name, "last_exit": w.last_exit, "core": w.spec.core},
+                    Priority.CRITICAL,
+                )
         else:
             w.state = State.BACKOFF
             log.warning("worker exited", worker=name, reason=reason, detail=detail, restarts=w.restarts)
-            self._raise("worker_restarted", name, {"worker": name, "reason": reason, "detail": detail},
-                        Priority.NORMAL)
+            self._raise(
+                "worker_restarted",
+                name,
+                {"worker": name, "reason": reason, "detail": detail},
+                Priority.NORMAL,
+            )
         if delay == 0.0:
             self._check(w, now)  # restart at once, in this same loop turn
 
     def _core_worker_lost(self, now: float) -> bool:
         for w in self.workers:
             failed_since = w.policy.failed_since
-            if w.spec.core and failed_since is not None and w.state != State.RUNNING \
-                    and now - failed_since > self.cfg.supervisor.core_failed_exit_s:
-                log.critical("core worker cannot be kept up; exiting so the service manager restarts us",
-                             worker=w.spec.name)
+            if (
+                w.spec.core
+                and failed_since is not None
+                and w.state != State.RUNNING
+                and now - failed_since > self.cfg.supervisor.core_failed_exit_s
+            ):
+                log.critical(
+                    "core worker cannot be kept up; exiting so the service manager restarts us",
+                    worker=w.spec.name,
+                )
                 return True
         return False
 
@@ -227,9 +260,14 @@ class Supervisor:
 
     def _cmd_status(self, _args: dict[str, Any]) -> dict[str, Any]:
         now = time.monotonic()
-        return {"site": self.cfg.site.id, "version": __version__, "pid": os.getpid(),
-                "uptime_s": round(now - self._started, 1), "ready": self._ready_sent,
-                "workers": [w.describe(now) for w in self.workers]}
+        return {
+            "site": self.cfg.site.id,
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime_s": round(now - self._started, 1),
+            "ready": self._ready_sent,
+            "workers": [w.describe(now) for w in self.workers],
+        }
 
     def _cmd_reload(self, _args: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -247,9 +285,13 @@ class Supervisor:
         failed = [w.spec.name for w in self.workers if w.state == State.FAILED]
         core_failed = [w.spec.name for w in self.workers if w.state == State.FAILED and w.spec.core]
         healthy = loop_ok and not core_failed
-        return healthy, {"healthy": healthy, "supervisor_loop_ok": loop_ok, "failed_workers": failed,
-                         "workers": len(self.workers),
-                         "running": sum(w.state == State.RUNNING for w in self.workers)}
+        return healthy, {
+            "healthy": healthy,
+            "supervisor_loop_ok": loop_ok,
+            "failed_workers": failed,
+            "workers": len(self.workers),
+            "running": sum(w.state == State.RUNNING for w in self.workers),
+        }
 
     # -- stopping ---------------------------------------------------------------------------
 

@@ -18,7 +18,9 @@ from edged.events import Event, Priority, new_event
 from edged.rules.engine import Firing, RuleEngine
 from edged.workers.runtime import WorkerContext
 
-RULE_ACTIONS = Counter("edged_rules_actions_total", "Rule actions run, by rule and result.", ["rule", "result"])
+RULE_ACTIONS = Counter(
+    "edged_rules_actions_total", "Rule actions run, by rule and result.", ["rule", "result"]
+)
 
 
 def run(ctx: WorkerContext) -> None:
@@ -41,10 +43,22 @@ def run(ctx: WorkerContext) -> None:
         except CommandError as exc:
             outcome, detail = "error", {"error": str(exc)}
         RULE_ACTIONS.labels(rule=firing.rule.id, result=outcome).inc()
-        ctx.emit(new_event("rule_action", f"rules/{firing.rule.id}", {
-            "rule": firing.rule.id, "trigger_id": firing.trigger["id"], "trigger_type": firing.trigger["type"],
-            "worker": action.worker, "command": action.command, "outcome": outcome, **detail,
-        }, Priority.NORMAL))
+        ctx.emit(
+            new_event(
+                "rule_action",
+                f"rules/{firing.rule.id}",
+                {
+                    "rule": firing.rule.id,
+                    "trigger_id": firing.trigger["id"],
+                    "trigger_type": firing.trigger["type"],
+                    "worker": action.worker,
+                    "command": action.command,
+                    "outcome": outcome,
+                    **detail,
+                },
+                Priority.NORMAL,
+            )
+        )
 
     def handle(events: list[Event]) -> None:
         for event in events:
@@ -54,10 +68,19 @@ def run(ctx: WorkerContext) -> None:
                     pool.submit(run_command, firing, action)
                 elif isinstance(action, RaiseAction):
                     RULE_ACTIONS.labels(rule=firing.rule.id, result="ok").inc()
-                    ctx.emit(new_event(action.type, firing.trigger["source"], {
-                        "rule": firing.rule.id, "trigger_id": firing.trigger["id"],
-                        "trigger_type": firing.trigger["type"], "trigger_data": firing.trigger["data"],
-                    }, action.priority))
+                    ctx.emit(
+                        new_event(
+                            action.type,
+                            firing.trigger["source"],
+                            {
+                                "rule": firing.rule.id,
+                                "trigger_id": firing.trigger["id"],
+                                "trigger_type": firing.trigger["type"],
+                                "trigger_data": firing.trigger["data"],
+                            },
+                            action.priority,
+                        )
+                    )
 
     receiver = EventReceiver(ctx.zmq, ctx.endpoints.events("rules"), "rules", handle)
     ctx.log.info("rules loaded", rules=len(ctx.config.rules))

@@ -25,7 +25,9 @@ def main() -> None:
 
     def store(events: list[Event]) -> None:
         db.execute("BEGIN")
-        db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?)", [(e["id"], e["data"]["seq"]) for e in events])
+        db.executemany(
+            "INSERT OR IGNORE INTO events VALUES (?, ?)", [(e["id"], e["data"]["seq"]) for e in events]
+        )
         db.executemany("INSERT INTO deliveries VALUES (?, ?)", [(e["id"], incarnation) for e in events])
         db.execute("COMMIT")
 

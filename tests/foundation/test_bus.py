@@ -45,13 +45,18 @@ def malformed(socket: str) -> float:
 
 
 def _start_receiver(endpoint: str, db: Path, incarnation: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, str(HERE / "receiver_proc.py"), endpoint, str(db), str(incarnation)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "receiver_proc.py"), endpoint, str(db), str(incarnation)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
 
-def test_every_event_arrives_exactly_once_across_receiver_kill_9(endpoints: Endpoints, zctx, tmp_path: Path) -> None:
+def test_every_event_arrives_exactly_once_across_receiver_kill_9(
+    endpoints: Endpoints, zctx, tmp_path: Path
+) -> None:
     endpoint = endpoints.events("test")
     db = tmp_path / "received.db"
     sender = EventSender(zctx, endpoint, "test", "producer", resend_after_s=0.5)
@@ -120,9 +125,16 @@ def test_handler_failure_means_no_ack_and_a_resend(endpoints: Endpoints, zctx) -
     receiver.close()
 
 
-GARBAGE = [b"", b"\x00\xff\xfe", msgpack.packb([1, 2, 3]), msgpack.packb({"v": 99, "k": "events", "b": {}}),
-           pack("events", {"events": "not a list"}), pack("events", {"events": [{"id": "x"}]}),
-           pack("cmd", {"nothing": 1}), b"\xc1" * 100]
+GARBAGE = [
+    b"",
+    b"\x00\xff\xfe",
+    msgpack.packb([1, 2, 3]),
+    msgpack.packb({"v": 99, "k": "events", "b": {}}),
+    pack("events", {"events": "not a list"}),
+    pack("events", {"events": [{"id": "x"}]}),
+    pack("cmd", {"nothing": 1}),
+    b"\xc1" * 100,
+]
 
 
 def test_garbage_on_event_receiver_is_counted_and_it_keeps_working(endpoints: Endpoints, zctx) -> None:
@@ -164,14 +176,17 @@ def test_garbage_acks_and_results_are_counted(endpoints: Endpoints, zctx) -> Non
     with pytest.raises(CommandTimeout):
         client.call("status", timeout_s=1.0)
     t.join()
-    assert malformed(f"cmd-client:{endpoints.commands('junk').rsplit('/', 1)[-1]}") - before >= len(GARBAGE) - 1
+    assert (
+        malformed(f"cmd-client:{endpoints.commands('junk').rsplit('/', 1)[-1]}") - before >= len(GARBAGE) - 1
+    )
     client.close()
     server.close(0)
 
 
 def test_command_server_survives_garbage_and_answers_every_command(endpoints: Endpoints, zctx) -> None:
-    server = CommandServer(zctx, endpoints.commands("srv"), {"add": lambda a: a["x"] + a["y"],
-                                                              "boom": lambda a: 1 / 0}, "srv")
+    server = CommandServer(
+        zctx, endpoints.commands("srv"), {"add": lambda a: a["x"] + a["y"], "boom": lambda a: 1 / 0}, "srv"
+    )
     raw = zctx.socket(zmq.DEALER)
     raw.connect(endpoints.commands("srv"))
     for junk in GARBAGE:

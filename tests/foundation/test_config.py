@@ -16,14 +16,20 @@ CASES = [
     ("site: {id: x}\nbogus: 1\n", "bogus: unknown key (line 2)"),
     ("site: {}\n", "site.id: Field required (line 1)"),
     ("site: {id: x}\nmetrics: {listen: nowhere}\n", "metrics.listen: String should match pattern"),
-    ("site: {id: x}\ncameras:\n  - id: a\n    source: a.mp4\n    fps: -3\n",
-     "cameras[0].fps: Input should be greater than 0 (line 5)"),
-    ("site: {id: x}\ncameras:\n  - id: a\n    source: a.mp4\n    facade:\n      points: [[1, 2, 3, 4]]\n",
-     "cameras[0].facade.points: List should have at least 4 items"),
+    (
+        "site: {id: x}\ncameras:\n  - id: a\n    source: a.mp4\n    fps: -3\n",
+        "cameras[0].fps: Input should be greater than 0 (line 5)",
+    ),
+    (
+        "site: {id: x}\ncameras:\n  - id: a\n    source: a.mp4\n    facade:\n      points: [[1, 2, 3, 4]]\n",
+        "cameras[0].facade.points: List should have at least 4 items",
+    ),
     ("site: {id: x}\ndetectors:\n  - type: nope\n", "detectors[0]: Input tag 'nope'"),
     ("site: {id: x}\ndetectors:\n  - type: yolov8\n    name: n\n", "detectors[0].model: Field required"),
-    ("site: {id: x}\nrules:\n  - id: r\n    when_type: fever\n    then: [{action: fly}]\n",
-     "rules[0].then[0]: Input tag 'fly'"),
+    (
+        "site: {id: x}\nrules:\n  - id: r\n    when_type: fever\n    then: [{action: fly}]\n",
+        "rules[0].then[0]: Input tag 'fly'",
+    ),
     ("site: {id: x\n", "not valid YAML"),
     ("- just a list\n", "(root): expected a mapping"),
 ]
@@ -39,16 +45,20 @@ def test_error_names_the_field_path(text: str, expected: str) -> None:
 def test_check_config_exits_2_with_one_line_per_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("site: {id: x}\nbogus: 1\ncameras:\n  - id: a\n    source: a.mp4\n    fps: 0\n")
-    proc = subprocess.run([sys.executable, "-m", "edged", "check-config", str(bad)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edged", "check-config", str(bad)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines == ["bogus: unknown key (line 2)", "cameras[0].fps: Input should be greater than 0 (line 6)"]
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "edged", "check-config", str(tmp_path / "nope.yaml")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edged", "check-config", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "cannot read" in proc.stderr
 
@@ -69,8 +79,11 @@ def test_camera_section_with_only_the_fixed_keys_is_valid(tmp_path: Path) -> Non
 
 
 def test_example_site_config_is_valid() -> None:
-    proc = subprocess.run([sys.executable, "-m", "edged", "check-config", str(REPO / "examples/site.yaml")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edged", "check-config", str(REPO / "examples/site.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     cfg = validate_text((REPO / "examples/site.yaml").read_text(), SiteConfig)
     assert len(cfg.doors.doors) == 225

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import zmq
+from support.daemon import Daemon, wait_for
 
 from edged.bus.endpoints import Endpoints
 from edged.supervisor.sdnotify import sd_notify, watchdog_interval_s
-from support.daemon import Daemon, wait_for
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -34,7 +34,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
     for line in text.splitlines():
         if line.startswith(name + "{") or line.startswith(name + " "):
             head, value = line.rsplit(" ", 1)
-            got = head[len(name):].strip("{}")
+            got = head[len(name) :].strip("{}")
             if sorted(got.split(",")) == sorted(want.split(",")) if want else got == "":
                 return float(value)
     return 0.0
@@ -83,8 +83,12 @@ def test_metrics_pass_promtool_and_healthz_reports(tmp_path: Path) -> None:
         d.wait_ready()
         code, body = _get(f"http://127.0.0.1:{d.port}/metrics")
         assert code == 200
-        for name in ("edged_build_info", "edged_worker_up", "edged_worker_heartbeat_age_seconds",
-                     "edged_worker_start_seconds"):
+        for name in (
+            "edged_build_info",
+            "edged_worker_up",
+            "edged_worker_heartbeat_age_seconds",
+            "edged_worker_start_seconds",
+        ):
             assert name in body
         assert _metric(body, "edged_worker_up", worker="rules", kind="rules") == 1.0
         check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, text=True)
@@ -100,8 +104,11 @@ def test_garbage_on_every_daemon_socket_is_counted_and_nothing_crashes(tmp_path:
         pids = {w["worker"]: w["pid"] for w in status["workers"]}
         ep = Endpoints(d.run_dir)
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        targets = [(ep.heartbeat, zmq.PUSH, "heartbeat"), (ep.control, zmq.DEALER, "control"),
-                   (ep.events("rules"), zmq.DEALER, "events-rules")]
+        targets = [
+            (ep.heartbeat, zmq.PUSH, "heartbeat"),
+            (ep.control, zmq.DEALER, "control"),
+            (ep.events("rules"), zmq.DEALER, "events-rules"),
+        ]
         socks = []
         for endpoint, kind, _ in targets:
             s = ctx.socket(kind)
@@ -112,8 +119,10 @@ def test_garbage_on_every_daemon_socket_is_counted_and_nothing_crashes(tmp_path:
 
         def all_counted() -> bool:
             body = _get(f"http://127.0.0.1:{d.port}/metrics")[1]
-            return all(_metric(body, "edged_bus_malformed_messages_total", socket=name) >= 4
-                       for _, _, name in targets)
+            return all(
+                _metric(body, "edged_bus_malformed_messages_total", socket=name) >= 4
+                for _, _, name in targets
+            )
 
         wait_for(all_counted, timeout_s=10, interval_s=0.2)
         after = d.status()
@@ -127,10 +136,18 @@ def test_garbage_on_every_daemon_socket_is_counted_and_nothing_crashes(tmp_path:
 def test_status_command_prints_the_worker_table(tmp_path: Path) -> None:
     with Daemon(tmp_path) as d:
         d.wait_ready()
-        proc = subprocess.run([sys.executable, "-m", "edged", "status", "-c", str(d.config_path)],
-                              capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            [sys.executable, "-m", "edged", "status", "-c", str(d.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert proc.returncode == 0, proc.stderr
         assert "WORKER" in proc.stdout and "rules" in proc.stdout and "running" in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "edged", "status", "--run-dir", str(tmp_path / "none"),
-                           "--timeout", "0.5"], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edged", "status", "--run-dir", str(tmp_path / "none"), "--timeout", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 1 and "no answer" in proc.stderr

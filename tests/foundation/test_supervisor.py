@@ -38,8 +38,9 @@ def test_stalled_worker_is_restarted(tmp_path: Path) -> None:
         new = d.wait_running("rules", timeout_s=15, not_pid=old["pid"])
         print(f"stalled worker replaced after {time.monotonic() - t0:.2f} s")
         assert new["last_exit"].startswith("stalled")
-        assert wait_for(lambda: not os.path.exists(f"/proc/{old['pid']}") or
-                        _is_zombie(old["pid"]), timeout_s=5)
+        assert wait_for(
+            lambda: not os.path.exists(f"/proc/{old['pid']}") or _is_zombie(old["pid"]), timeout_s=5
+        )
 
 
 def _is_zombie(pid: int) -> bool:

@@ -38,11 +38,14 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float, interval_s: float =
 class Daemon:
     """`edged run` on a site dict; use as a context manager."""
 
-    def __init__(self, workdir: Path, site: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, site: dict[str, Any] | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
         # Short run dir: unix socket paths are limited to 107 bytes.
-        self.run_dir = Path(os.environ.get("EDGED_TEST_RUN_ROOT", "/tmp")) / f"ed-{os.getpid()}-{id(self) % 10**6}"
+        self.run_dir = (
+            Path(os.environ.get("EDGED_TEST_RUN_ROOT", "/tmp")) / f"ed-{os.getpid()}-{id(self) % 10**6}"
+        )
         self.port = free_port()
         self.site: dict[str, Any] = {
             "site": {"id": "test-site"},
@@ -68,9 +71,13 @@ class Daemon:
         self.stop()
 
     def start(self) -> None:
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "edged", "run", "-c", str(self.config_path)],
-                                     stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edged", "run", "-c", str(self.config_path)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
         self._control = CommandClient(self._zmq, Endpoints(self.run_dir).control)
 
     def status(self, timeout_s: float = 1.0) -> dict[str, Any] | None:
