@@ -3,9 +3,10 @@
 Written here rather than taken from a library: the maintained ones (supervision, boxmot,
 norfair) pull in scipy/torch/matplotlib, far beyond the camera worker's 150 MB budget, and
 the algorithm is ~150 lines. Association uses buffered IoU (C-BIoU, Yang et al. 2022): boxes
-grown by 30 % still overlap when a fast object moves most of its width between detections. Lifecycle (as in Frigate): detections below `min_score` are
-ignored; low-but-valid scores only continue existing tracks (ByteTrack's second stage); an
-object is confirmed once the median of its score history reaches `threshold`.
+grown by 30 % still overlap when a fast object moves most of its width between detections.
+Lifecycle (as in Frigate): detections below `min_score` are ignored; low-but-valid scores
+only continue existing tracks (ByteTrack's second stage); an object is confirmed once the
+median of its score history reaches `threshold`.
 """
 
 from __future__ import annotations
