@@ -84,7 +84,10 @@ fi
 
 # --- config ---------------------------------------------------------------------------------------
 if [ ! -f "$root/etc/edged/site.yaml" ]; then
-    example="$(find "$here/examples" -maxdepth 1 -name '*.yaml' 2>/dev/null | sort | head -n 1)"
+    example=""
+    if [ -d "$here/examples" ]; then
+        example="$(find "$here/examples" -maxdepth 1 -name '*.yaml' | sort | head -n 1)"
+    fi
     if [ -n "$example" ]; then
         install -o 0 -g "$gid" -m 0640 "$example" "$root/etc/edged/site.yaml"
         log "installed $example as /etc/edged/site.yaml: edit it for this site (docs/configure.md)"

@@ -37,9 +37,9 @@ def _staged_etc(root: Path) -> None:
         (etc / name).chmod(0o600)
 
 
-def _run(root: Path) -> subprocess.CompletedProcess[str]:
+def _run(root: Path, script: Path = SCRIPT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", str(SCRIPT), "--root", str(root), "--skip-python", "--no-start"],
+        ["bash", str(script), "--root", str(root), "--skip-python", "--no-start"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -86,3 +86,30 @@ def test_refuses_a_root_without_passwd(tmp_path: Path) -> None:
     proc = _run(tmp_path / "empty")
     assert proc.returncode != 0
     assert "error" in proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="useradd --prefix and chown need root")
+@pytest.mark.skipif(shutil.which("useradd") is None, reason="useradd (Debian `passwd`) not installed")
+@pytest.mark.parametrize("example", [True, False], ids=["with-example", "no-examples-dir"])
+def test_site_yaml_from_the_example_or_left_alone(tmp_path: Path, example: bool) -> None:
+    """A release tree without examples/ must still install (set -e/pipefail once tripped on it)."""
+    tree = tmp_path / "tree"
+    for rel in ("deploy/install.sh", "systemd/edged.service"):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / rel, tree / rel)
+    if example:
+        (tree / "examples").mkdir()
+        (tree / "examples/complex.yaml").write_text("site: {id: example}\n")
+    root = tmp_path / "root"
+    _staged_etc(root)
+    proc = _run(root, tree / "deploy/install.sh")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    site = root / "etc/edged/site.yaml"
+    assert site.exists() == example
+    if example:
+        assert site.read_text() == "site: {id: example}\n"
+        assert stat.S_IMODE(site.stat().st_mode) == 0o640 and site.stat().st_uid == 0
+        # A second run keeps the operator's edits.
+        site.write_text("site: {id: edited}\n")
+        assert _run(root, tree / "deploy/install.sh").returncode == 0
+        assert site.read_text() == "site: {id: edited}\n"
