@@ -62,6 +62,7 @@ class VideoSource:
         self.finished = threading.Event()  # a non-looping file reached its end
         self.connected = False
         self.frames = 0
+        self.native_width: int | None = None
         self.last_frame_wall = 0.0
         self.reconnects: dict[str, int] = {}
         self._busy_since = 0.0  # monotonic start of the current blocking call, 0 when idle
@@ -181,6 +182,7 @@ class VideoSource:
                 delay = wall_first + (t - t_first) - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return "stopped", last_t, got
+            self.native_width = image.shape[1]
             if self.cfg.width and image.shape[1] != self.cfg.width:
                 h = round(image.shape[0] * self.cfg.width / image.shape[1] / 2) * 2
                 image = cv2.resize(image, (self.cfg.width, h), interpolation=cv2.INTER_AREA)
