@@ -96,14 +96,22 @@ class Outbox:
     # -- producer side -----------------------------------------------------------------
     def append(self, events: Sequence[dict[str, Any]], timeout: float | None = None) -> AppendResult:
         """Store events durably; return after the commit. Bad or oversized events are refused."""
-        item = self._prepare(events)
-        if item.rows:
-            self._put(item)
-            if not item.done.wait(timeout):
-                raise OutboxWriteError("outbox commit timed out")
-            if item.error is not None:
-                raise OutboxWriteError(str(item.error)) from item.error
-        return item.result
+        step = self.commit_max_events
+        items = [self._prepare(events[i : i + step]) for i in range(0, len(events), step)]
+        for item in items:  # queued together: consecutive groups, no commit waits for the next
+            if item.rows:
+                self._put(item)
+        total = AppendResult()
+        for item in items:
+            if item.rows:
+                if not item.done.wait(timeout):
+                    raise OutboxWriteError("outbox commit timed out")
+                if item.error is not None:
+                    raise OutboxWriteError(str(item.error)) from item.error
+            total.accepted += item.result.accepted
+            total.duplicates += item.result.duplicates
+            total.refused += item.result.refused
+        return total
 
     def _prepare(self, events: Sequence[dict[str, Any]]) -> _Append:
         item = _Append([], [], AppendResult())
