@@ -57,6 +57,13 @@ class BusChannel(osdp.Channel):  # type: ignore[misc]
         self._close()
         self.down_reason = "closed"
 
+    def drain(self) -> None:
+        """libosdp flushes stale input before each command: read it through the tap instead of
+        discarding it in the kernel, so an unsolicited malformed reply is still counted."""
+        for _ in range(64):
+            if not self.read(4096):
+                return
+
     def _tap(self, data: bytes) -> bytes:
         if data:
             self.bytes_in += len(data)
@@ -121,11 +128,7 @@ class SerialChannel(BusChannel):
         return n
 
     def flush(self) -> None:
-        if self._fd >= 0:
-            try:
-                termios.tcflush(self._fd, termios.TCIFLUSH)
-            except (OSError, termios.error):
-                pass
+        self.drain()
 
     def _close(self) -> None:
         if self._fd >= 0:
@@ -187,7 +190,7 @@ class TcpChannel(BusChannel):
         return n
 
     def flush(self) -> None:
-        pass
+        self.drain()
 
     def _close(self) -> None:
         if self._sock is not None:

@@ -143,7 +143,8 @@ class SimReader:
         """A reply from this address with a broken CRC, as a noisy line would deliver it."""
         frame = bytearray(build_frame(0x80 | self.address, 0x40))
         frame[-1] ^= 0xFF
-        self.bus.send(bytes(frame))
+        with self.bus.lock:
+            self.bus.send(bytes(frame))
 
     def secure(self) -> bool:
         return bool(self.pd.ctx.is_sc_active())
