@@ -164,10 +164,8 @@ class VideoSource:
                 if now - last_ok >= self.cfg.stall_timeout_s * 0.9:
                     return "stall", last_t, got
                 bad += 1
-                m.BAD_INPUT.labels(camera=self.camera, reason="decode_error").inc()
-                if bad > 50 or not self.stream:
-                    return ("decode_error" if got else "stream_ended"), last_t, got
-                if not got:
+                m.BAD_INPUT.labels(camera=self.camera, reason="read_failed").inc()
+                if bad >= 5 or not got:  # a dead connection fails every read at once
                     return "stream_ended", last_t, got
                 continue
             bad = 0
