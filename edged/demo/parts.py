@@ -30,4 +30,7 @@ def nothing_to_run() -> Iterator[None]:
 def all_parts() -> list[DemoPart]:
     """Parts in the order they are configured; imported lazily so the demo starts fast."""
     parts: list[DemoPart] = []
+    from edged.demo.street import StreetPart
+
+    parts.append(StreetPart())
     return parts
