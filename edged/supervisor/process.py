@@ -5,14 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from edged.supervisor.forkserver import ForkServer
 from edged.supervisor.restart_policy import RestartPolicy
 from edged.supervisor.topology import WorkerSpec
 
@@ -31,9 +29,10 @@ class WorkerProcess:
     spec: WorkerSpec
     policy: RestartPolicy
     config_path: Path
-    env: dict[str, str]
+    spawner: ForkServer
     state: State = State.STOPPED
-    proc: subprocess.Popen[bytes] | None = None
+    pid: int | None = None
+    kill_reason: str = ""
     started_at: float = 0.0
     last_heartbeat: float = 0.0
     restart_at: float = 0.0
@@ -41,25 +40,22 @@ class WorkerProcess:
     last_exit: str = ""
     progress: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
     def spawn(self, now: float) -> None:
-        cmd = [sys.executable, "-m", "edged.workers", self.spec.name, "--config", str(self.config_path)]
-        self.proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, close_fds=True)
+        self.pid = self.spawner.spawn(self.spec.name, str(self.config_path))
         self.state = State.STARTING
         self.started_at = now
         self.last_heartbeat = 0.0
+        self.kill_reason = ""
         self.progress = {}
 
     def poll_exit(self) -> int | None:
-        return self.proc.poll() if self.proc is not None else None
+        """The exit code once the fork server has reported this process's end."""
+        return self.spawner.exit_codes.get(self.pid) if self.pid is not None else None
 
     def signal(self, sig: signal.Signals) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.pid is not None and self.poll_exit() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, sig)
+                os.kill(self.pid, sig)
 
     def heartbeat_age(self, now: float) -> float:
         return now - (self.last_heartbeat or self.started_at)
@@ -71,7 +67,7 @@ class WorkerProcess:
             "state": str(self.state),
             "pid": self.pid if self.state in (State.STARTING, State.RUNNING, State.STOPPING) else None,
             "restarts": self.restarts,
-            "heartbeat_age_s": round(self.heartbeat_age(now), 3) if self.proc else None,
+            "heartbeat_age_s": round(self.heartbeat_age(now), 3) if self.pid else None,
             "uptime_s": round(now - self.started_at, 1) if self.state == State.RUNNING else 0.0,
             "last_exit": self.last_exit,
             "progress": self.progress,
@@ -85,7 +81,3 @@ def exit_reason(code: int) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exited with code {code}"
-
-
-def wall() -> float:
-    return time.time()

@@ -25,6 +25,7 @@ from edged.bus.sockets import make_socket
 from edged.bus.telemetry import TelemetryProxy, TelemetryPublisher
 from edged.config import ConfigError, SiteConfig, load_site_config
 from edged.events import Priority, new_event
+from edged.supervisor.forkserver import ForkServer
 from edged.supervisor.http import MetricsServer
 from edged.supervisor.process import State, WorkerProcess, exit_reason
 from edged.supervisor.restart_policy import RestartPolicy
@@ -69,6 +70,7 @@ class Supervisor:
         self._events = [EventSender(self.zmq, self.endpoints.events(s), s, "supervisor") for s in EVENT_SINKS]
         self._telemetry = TelemetryPublisher(self.zmq, self.endpoints.telemetry_in, "supervisor")
         self._http = MetricsServer(self.cfg.metrics.listen, self._health)
+        self._forkserver = ForkServer(dict(os.environ, PYTHONUNBUFFERED="1"))
         metrics.BUILD_INFO.labels(version=__version__).set(1)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
@@ -90,7 +92,6 @@ class Supervisor:
         self._stop_requested = True
 
     def _start_all(self) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
         sup = self.cfg.supervisor
         now = time.monotonic()
         self.workers = []
@@ -98,7 +99,7 @@ class Supervisor:
             policy = RestartPolicy(
                 sup.restart_budget, sup.restart_window_s, sup.failed_retry_s, sup.failed_retry_max_s
             )
-            worker = WorkerProcess(spec, policy, self.config_path, env)
+            worker = WorkerProcess(spec, policy, self.config_path, self._forkserver)
             worker.spawn(now)
             metrics.WORKER_FAILED.labels(worker=spec.name).set(0)
             log.info("worker spawned", worker=spec.name, pid=worker.pid)
@@ -108,6 +109,7 @@ class Supervisor:
         poller = zmq.Poller()
         poller.register(self._heartbeats, zmq.POLLIN)
         poller.register(self._control.socket, zmq.POLLIN)
+        poller.register(self._forkserver.fileno(), zmq.POLLIN)
         watchdog = watchdog_interval_s()
         next_watchdog = 0.0
         while not self._stop_requested:
@@ -118,6 +120,7 @@ class Supervisor:
                 self._read_heartbeats(now)
             if self._control.socket in ready:
                 self._control.handle_ready()
+            self._forkserver.pump()
             for worker in self.workers:
                 self._check(worker, now)
             if self._core_worker_lost(now):
@@ -167,7 +170,7 @@ class Supervisor:
         if w.state in (State.STARTING, State.RUNNING, State.STOPPING):
             code = w.poll_exit()
             if code is not None:
-                self._on_exit(w, now, getattr(w, "kill_reason", "") or "crashed", exit_reason(code))
+                self._on_exit(w, now, w.kill_reason or "crashed", exit_reason(code))
                 return
             limit = START_TIMEOUT_S if w.state == State.STARTING else self.cfg.supervisor.stall_timeout_s
             if w.state != State.STOPPING and w.heartbeat_age(now) > limit:
@@ -178,10 +181,9 @@ class Supervisor:
                     reason=reason,
                     heartbeat_age_s=round(w.heartbeat_age(now), 2),
                 )
-                w.kill_reason = reason  # type: ignore[attr-defined]
+                w.kill_reason = reason
                 w.signal(signal.SIGKILL)
         elif w.state in (State.BACKOFF, State.FAILED) and now >= w.restart_at:
-            w.kill_reason = ""  # type: ignore[attr-defined]
             w.spawn(now)
             log.info("worker restarted", worker=name, pid=w.pid, restarts=w.restarts)
         if w.state == State.RUNNING:
@@ -193,7 +195,7 @@ class Supervisor:
                 self._raise("worker_recovered", name, {"worker": name}, Priority.NORMAL)
         else:
             metrics.WORKER_UP.labels(worker=name, kind=w.spec.kind).set(0)
-        metrics.WORKER_HEARTBEAT_AGE.labels(worker=name).set(w.heartbeat_age(now) if w.proc else 0)
+        metrics.WORKER_HEARTBEAT_AGE.labels(worker=name).set(w.heartbeat_age(now) if w.pid else 0)
 
     def _on_exit(self, w: WorkerProcess, now: float, reason: str, detail: str) -> None:
         name = w.spec.name
@@ -308,16 +310,25 @@ class Supervisor:
                 if w.state in (State.STARTING, State.RUNNING):
                     w.state = State.STOPPING
                     w.signal(signal.SIGTERM)
-            while time.monotonic() < stage_deadline and any(w.poll_exit() is None for w in stage if w.proc):
+            while time.monotonic() < stage_deadline and self._any_alive(stage):
+                self._forkserver.pump()
                 time.sleep(0.02)
             for w in stage:
-                if w.proc is not None and w.poll_exit() is None:
+                if w.pid is not None and w.poll_exit() is None:
                     log.warning("worker did not stop in time; killing", worker=w.spec.name)
                     w.signal(signal.SIGKILL)
-                    w.proc.wait(timeout=5)
+            kill_deadline = time.monotonic() + 5
+            while time.monotonic() < kill_deadline and self._any_alive(stage):
+                self._forkserver.pump()
+                time.sleep(0.02)
+            for w in stage:
                 if w.pid is not None:
                     metrics.mark_process_dead(w.pid)
                 w.state = State.STOPPED
+
+    @staticmethod
+    def _any_alive(stage: list[WorkerProcess]) -> bool:
+        return any(w.pid is not None and w.poll_exit() is None for w in stage)
 
     def _shutdown(self) -> None:
         sd_notify("STOPPING=1")
@@ -331,5 +342,6 @@ class Supervisor:
         self._heartbeats.close(linger=0)
         self._proxy.close()
         self._http.close()
+        self._forkserver.close()
         self.zmq.term()
         log.info("supervisor stopped", exit_code=self._exit_code, stop_s=round(time.monotonic() - t0, 2))

@@ -90,3 +90,40 @@ def test_sigterm_stops_everything_cleanly_within_ten_seconds(tmp_path: Path) -> 
         for pid in pids:
             assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid)
         assert '"supervisor stopped"' in d.log_text()
+
+
+def _forkserver_pid(supervisor_pid: int) -> int | None:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        if ppid == supervisor_pid and b"forkserver import serve" in cmdline:
+            return int(entry.name)
+    return None
+
+
+def test_workers_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
+    with Daemon(tmp_path, {"supervisor": FAST}) as d:
+        status = d.wait_ready()
+        assert d.proc is not None
+        os.kill(d.proc.pid, signal.SIGKILL)
+        d.proc.wait()
+        for w in status["workers"]:
+            wait_for(lambda pid=w["pid"]: not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), 15)
+
+
+def test_fork_server_death_brings_workers_back(tmp_path: Path) -> None:
+    with Daemon(tmp_path, {"supervisor": FAST}) as d:
+        d.wait_ready()
+        assert d.proc is not None
+        old = d.worker("rules")
+        fork_server = _forkserver_pid(d.proc.pid)
+        assert fork_server is not None
+        os.kill(fork_server, signal.SIGKILL)
+        new = d.wait_running("rules", timeout_s=20, not_pid=old["pid"])
+        assert new["restarts"] >= 1
+        assert _forkserver_pid(d.proc.pid) not in (None, fork_server)
