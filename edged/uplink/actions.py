@@ -3,9 +3,10 @@
 - `credentials.sync` {mode: full|delta, version, base_version?, rows}: applied atomically by
   the doors' credential store; a delta whose `base_version` is not the box's version is
   refused (`version_gap`) so the server sends a full sync instead.
-- `door.open` {door, duration_s?}, `door.mode` {door, mode}: sent to the door's
-  `doors:<group>` worker; the worker's answer (or timeout) is the result.
-- `lockdown` {on, doors?}: every doors worker (or the listed doors' workers).
+- `door.open` {door, seconds?}, `door.mode` {door, mode}: sent to the door's `doors:<group>`
+  worker (`open_door`, `set_mode`); the worker's answer (or its timeout) is the result.
+- `lockdown` {building?, active}: `lockdown` on every doors worker serving that building (or
+  every building); any worker that fails or times out makes the result an error that names it.
 - `config.push` {text, reload?}: validated exactly like `edged check-config`; errors come back
   as the same `path: message (line N)` lines and nothing changes. A valid config must keep
   the site id, is written atomically (previous kept as `.prev`), then the supervisor is asked
@@ -108,7 +109,9 @@ class Actions:
         """Side effects that must follow the recorded result (the reload restarts this worker)."""
         wants = result.get("ok") and result.get("result", {}).get("reload")
         if name == "config.push" and wants and self.reload is not None:
-            threading.Timer(1.0, self._reload).start()  # let the result go out first
+            timer = threading.Timer(1.0, self._reload)  # let the result go out first
+            timer.daemon = True
+            timer.start()
 
     def _reload(self) -> None:
         try:
@@ -158,39 +161,38 @@ class Actions:
 
     def door_open(self, args: dict[str, Any]) -> Any:
         door, worker = self._door_worker(args)
-        extra = {"duration_s": args["duration_s"]} if "duration_s" in args else {}
-        return self._call(worker, "open", {"door": door, **extra})
+        extra = {"seconds": args["seconds"]} if "seconds" in args else {}
+        return self._call(worker, "open_door", {"door": door, "by": "server", **extra})
 
     def door_mode(self, args: dict[str, Any]) -> Any:
         door, worker = self._door_worker(args)
         mode = args.get("mode")
         if not isinstance(mode, str):
-            raise ActionError("door.mode needs a mode")
-        return self._call(worker, "mode", {"door": door, "mode": mode})
+            raise ActionError("door.mode needs a mode (normal, always_open, locked_down or auto)")
+        return self._call(worker, "set_mode", {"door": door, "mode": mode})
 
     def lockdown(self, args: dict[str, Any]) -> dict[str, Any]:
-        on = args.get("on", True)
-        doors = args.get("doors")
-        if doors is not None and (not isinstance(doors, list) or any(d not in self.groups for d in doors)):
-            raise ActionError("lockdown: doors must be a list of known door ids")
-        workers = sorted({self.groups[d] for d in (doors or self.groups)})
+        """Lock down (or release, `active: false`) one building, or every building of the site."""
+        active = bool(args.get("active", True))
+        building = args.get("building")
+        buildings = {d.id: d.building for d in self.cfg.doors.doors}
+        wanted = sorted(set(buildings.values())) if building is None else [str(building)]
+        if building is not None and building not in buildings.values():
+            raise ActionError(f"unknown building {building!r}")
         results: dict[str, Any] = {}
-        failed = []
-        for worker in workers:
-            sub = {
-                "on": bool(on),
-                **({"doors": [d for d in doors if self.groups[d] == worker]} if doors else {}),
-            }
-            try:
-                results[worker] = {"ok": True, "result": self._call(worker, "lockdown", sub)}
-            except ActionError as exc:
-                results[worker] = {"ok": False, "error": str(exc)}
-                failed.append(worker)
+        failed: list[str] = []
+        for b in wanted:
+            workers = sorted({self.groups[d] for d, db in buildings.items() if db == b and d in self.groups})
+            for worker in workers:
+                try:
+                    results[f"{b}@{worker}"] = self._call(
+                        worker, "lockdown", {"building": b, "active": active}
+                    )
+                except ActionError as exc:
+                    failed.append(f"{b}@{worker}: {exc}")
         if failed:
-            raise ActionError(
-                f"lockdown failed on {', '.join(failed)}", [f"{w}: {results[w]['error']}" for w in failed]
-            )
-        return {"workers": results}
+            raise ActionError(f"lockdown failed on {len(failed)} worker(s)", failed)
+        return {"active": active, "buildings": wanted, "workers": results}
 
     # -- config ------------------------------------------------------------------------------
     def config_push(self, args: dict[str, Any]) -> dict[str, Any]:

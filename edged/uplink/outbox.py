@@ -89,6 +89,7 @@ class Outbox:
         self._queue: deque[_Append | _Op | list[int]] = deque()
         self._cond = threading.Condition()
         self._closing = False
+        self._last_error_log = -1e9
         self.commits = 0  # bumped after every commit: the sender's cheap "anything new?" check
         self._thread = threading.Thread(target=self._run, name="outbox-writer", daemon=True)
         self._thread.start()
@@ -208,7 +209,8 @@ class Outbox:
             try:
                 self._commit(group)
             except Exception as exc:  # never let the writer die: fail this group, keep going
-                log.exception("outbox_writer_error", error=str(exc))
+                if not isinstance(exc, sqlite3.OperationalError):  # those are counted and logged
+                    log.exception("outbox_writer_error", error=str(exc))
                 for item in group:
                     if isinstance(item, _Append | _Op) and not item.done.is_set():
                         item.error = exc
@@ -223,12 +225,15 @@ class Outbox:
             self._rollback()
             reason = "disk_full" if "full" in str(exc).lower() else "io_error"
             m.WRITE_ERRORS.labels(reason).inc()
-            log.error(
-                "outbox_commit_failed",
-                reason=reason,
-                error=str(exc),
-                events=sum(len(a.rows) for a in appends),
-            )
+            now = time.monotonic()
+            if now - self._last_error_log >= 10.0:  # a full disk fails every commit: log once a while
+                self._last_error_log = now
+                log.error(
+                    "outbox_commit_failed",
+                    reason=reason,
+                    error=str(exc),
+                    events=sum(len(a.rows) for a in appends),
+                )
             if reason == "disk_full":
                 self._make_room()
             raise
