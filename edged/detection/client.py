@@ -23,7 +23,7 @@ from edged.bus.envelope import MalformedMessage, pack, unpack
 from edged.bus.malformed import MalformedCounter
 from edged.bus.sockets import make_socket
 from edged.detection import metrics
-from edged.detection.protocol import DETECT, REPLY_KINDS, DetectReply, DetectRequest
+from edged.detection.protocol import DETECT, MAX_ROIS, REPLY_KINDS, DetectReply, DetectRequest
 from edged.detection.types import Detection
 
 
@@ -96,6 +96,8 @@ class DetectorClient:
             self._m_no_credit.inc()
             self.dropped_no_credit += 1
             return False
+        if rois is not None:  # too many regions: the whole frame is cheaper (and in the protocol)
+            rois = [[float(v) for v in r] for r in rois] if len(rois) <= MAX_ROIS else None
         req = DetectRequest(self._next_id, self.camera, ring, slot, seq, t_capture, rois)
         try:
             self.socket.send(pack(DETECT, req.body()), zmq.NOBLOCK)
