@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 from edged.config import ConfigError, load_site_config
+from edged.pipelines.ring import ShmTooSmall
+from edged.pipelines.shm_check import check_site_shm
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -29,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_site_config(path)
     except ConfigError as exc:
         print("\n".join(exc.lines), file=sys.stderr)
+        return 2
+    try:
+        check_site_shm(cfg)
+    except ShmTooSmall as exc:
+        print(f"edged: refusing to start: {exc}", file=sys.stderr)
         return 2
     metrics_dir = cfg.runtime.run_dir / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)  # values of a previous run are not ours
