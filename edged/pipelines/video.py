@@ -155,7 +155,9 @@ class CameraPipeline:
         self.masks = [Polygon(p) for p in masks]
         self.motion = MotionDetector(self.cam.motion.width, self.cam.motion.threshold,
                                      self.cam.motion.min_area, masks=masks)  # fmt: skip
-        self.analytics = SecurityAnalytics(self.cam.zones, self.cam.lines, self.scale, self.cam.tracking.anchor)
+        self.analytics = SecurityAnalytics(
+            self.cam.zones, self.cam.lines, self.scale, self.cam.tracking.anchor
+        )
 
     def step(self, timeout_s: float = 0.05) -> None:
         with self._lock:
@@ -245,8 +247,15 @@ class CameraPipeline:
                 {
                     "camera": self.cam.id,
                     "t": ref.t,
-                    "tracks": [{"id": tr.id, "class": tr.cls, "score": round(tr.score, 3),
-                                "box": [round(v * inv, 1) for v in tr.kf.box]} for tr in confirmed],  # fmt: skip
+                    "tracks": [
+                        {
+                            "id": tr.id,
+                            "class": tr.cls,
+                            "score": round(tr.score, 3),
+                            "box": [round(v * inv, 1) for v in tr.kf.box],
+                        }
+                        for tr in confirmed
+                    ],
                     "counts": self.analytics.counts(),
                     "occupancy": self.analytics.occupancy(tracks),
                 },
@@ -276,7 +285,9 @@ class CameraPipeline:
     def _emit_all(self, events: list[Event], wall: float) -> None:
         for event in events:
             self.emit_fn(event)
-            m.EVENT_LATENCY.labels(camera=self.cam.id, type=event["type"]).observe(max(0.0, time.time() - wall))
+            m.EVENT_LATENCY.labels(camera=self.cam.id, type=event["type"]).observe(
+                max(0.0, time.time() - wall)
+            )
             if self.keep_events:
                 self.stats.events.append(event)
 
@@ -294,7 +305,9 @@ class CameraPipeline:
                 self.log.exception("analytic close failed", analytic=analytic.name, error=str(exc))
 
 
-def run_file(pipeline: CameraPipeline, path: str, width: int | None = None, limit_s: float | None = None) -> None:
+def run_file(
+    pipeline: CameraPipeline, path: str, width: int | None = None, limit_s: float | None = None
+) -> None:
     """Offline / test driver: every frame of a file, each detection awaited (no drops)."""
     import cv2
 
