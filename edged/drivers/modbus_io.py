@@ -13,6 +13,7 @@ relay is never left energised by a link that dropped mid-pulse.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import random
@@ -114,6 +115,7 @@ class ModbusIoLink:
         self._thread: threading.Thread | None = None
         self._client: ModbusTcpClient | None = None
         self._backoff = device.reconnect_min_s
+        self._reconnect_at = -float("inf")
         self.connects = 0
 
     # -- called from the worker thread -------------------------------------------------------
@@ -145,18 +147,21 @@ class ModbusIoLink:
     def _run(self) -> None:
         next_poll = self._clock()
         while not self._stop.is_set():
-            if self._client is None and not self._connect():
-                self._wait(self._next_backoff())
-                next_poll = self._clock()
-                continue
-            self._backoff = self.device.reconnect_min_s
             now = self._clock()
+            if self._client is None:
+                if now < self._reconnect_at:
+                    self._wait(self._reconnect_at - now)
+                    continue
+                if not self._connect():
+                    self._reconnect_at = self._clock() + self._next_backoff()
+                    continue
+                next_poll = now = self._clock()
             self._write_coils(now)
-            if now >= next_poll:
+            if self._client is not None and now >= next_poll:
                 next_poll = now + self.device.poll_interval_s
                 self._poll_inputs()
             self._wait(max(0.0, min(next_poll, self._next_coil_deadline()) - self._clock()))
-        self._drop_client()
+        self._close_client()
 
     def _wait(self, seconds: float) -> None:
         self._wake.wait(seconds)
@@ -194,10 +199,15 @@ class ModbusIoLink:
                 coil.confirmed = None  # the device may have restarted: write every relay again
         return True
 
-    def _drop_client(self) -> None:
+    def _close_client(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def _drop_client(self) -> None:
+        """Close a connection that failed or carried garbage; reconnect after the backoff."""
+        self._close_client()
+        self._reconnect_at = self._clock() + self._next_backoff()
 
     def _write_coils(self, now: float) -> None:
         with self._lock:
@@ -208,7 +218,7 @@ class ModbusIoLink:
         for (unit, addr), value in todo:
             point = self._point_for_coil(unit, addr)
             try:
-                self._exchange("write", lambda u=unit, a=addr, v=value: self._do_write(u, a, v))
+                self._exchange("write", functools.partial(self._do_write, unit, addr, value))
             except _BadReply as exc:
                 self._failed(point, exc.kind, str(exc))
                 return
@@ -228,7 +238,7 @@ class ModbusIoLink:
                 return
             first, count = point.inputs
             try:
-                bits = self._exchange("read", lambda p=point, f=first, n=count: self._do_read(p, f, n))
+                bits = self._exchange("read", functools.partial(self._do_read, point, first, count))
             except _BadReply as exc:
                 self._failed(point, exc.kind, str(exc))
                 continue
@@ -268,20 +278,29 @@ class ModbusIoLink:
         return result
 
     def _point_for_coil(self, unit: int, addr: int) -> _Point:
-        return next(p for p in self._points if p.io.unit == unit and addr in (p.io.open_coil, p.io.close_coil))
+        return next(
+            p for p in self._points if p.io.unit == unit and addr in (p.io.open_coil, p.io.close_coil)
+        )
 
     def _failed(self, point: _Point, kind: ErrorKind, detail: str) -> None:
         IO_ERRORS.labels(checkpoint=point.checkpoint, kind=kind).inc()
         if kind not in point.logged:  # once per kind until the checkpoint is healthy again
             point.logged.add(kind)
-            _log.warning("gate io error", checkpoint=point.checkpoint, device=self.device.name,
-                         kind=kind, detail=detail[:300])
+            _log.warning(
+                "gate io error",
+                checkpoint=point.checkpoint,
+                device=self.device.name,
+                kind=kind,
+                detail=detail[:300],
+            )
         point.failures += 1
-        if point.online is not False and (point.failures >= self.device.offline_after or point.online is None):
+        enough = point.failures >= self.device.offline_after or point.online is None  # at start: at once
+        if point.online is not False and enough:
             point.online = False
             self._reports.put(LinkStatus(point.checkpoint, False, self.device.name, kind, self._clock()))
 
     def _ok(self, point: _Point, t: float) -> None:
+        self._backoff = self.device.reconnect_min_s
         point.failures = 0
         point.logged.clear()
         if point.online is not True:

@@ -59,6 +59,7 @@ class _Reader:
     since: float = 0.0
     last_cycle: float = 0.0
     pending_enable: bool = False
+    cycles: int = 0
     plain_since: float | None = None
     last_reply: float = -1e9
     outputs: deque[float] = field(default_factory=deque)
@@ -107,6 +108,7 @@ class OsdpBus:
         self._ctx = self._cp.ctx
         self._ctx.set_event_callback(self._on_event)  # bypass the binding's unbounded queues
         self._inbox: list[BusEvent] = []
+        self.rtt_samples: deque[float] = deque(maxlen=20000)  # for `edged bench doors`
         self._down_reported = False
         self._last_reopen = self._now
         self._status = 0
@@ -159,6 +161,7 @@ class OsdpBus:
                 started = r.outputs.popleft()
                 if ev["arg1"]:
                     m.COMMAND_RTT.labels(bus=self.id).observe(t - started)
+                    self.rtt_samples.append(t - started)
         elif kind == osdp.Event.Notification and ev["type"] == osdp.EventNotification.SecureChannelStatus:
             failed = (
                 not ev["arg0"] and self.cfg.secure and not self.cfg.install_mode
@@ -228,12 +231,12 @@ class OsdpBus:
             self._set(r, "sc_failed" if recent else "offline", {}, time.perf_counter())
         elif r.state == "starting" and now - self.started >= STARTUP_GRACE_S:
             self._set(r, "offline", {"initial": True}, time.perf_counter())
-        if (
-            r.state in ("offline", "sc_failed")
-            and self.channel.up
-            and now - r.last_cycle >= self.osdp_cfg.offline_cycle_s
-        ):
+        cycle = self.osdp_cfg.offline_cycle_s
+        if r.state == "starting":  # never up yet: retry sooner (2, 4, 8 s ...) than a lost reader
+            cycle = min(cycle, 2.0 * 2**r.cycles)
+        if r.state != "online" and self.channel.up and now - max(r.last_cycle, self.started) >= cycle:
             r.last_cycle = now
+            r.cycles += 1
             if self._ctx.disable_pd(r.index):
                 r.pending_enable = True  # enable on the next pass, after libosdp saw the disable
             else:

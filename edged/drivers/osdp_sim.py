@@ -238,9 +238,14 @@ class SimBus:
             return b""
         return b""
 
-    def step(self) -> None:
+    def step(self, idle_refresh: bool = True) -> bool:
+        """Feed the panel's bytes to every reader and refresh them; readers are refreshed only
+        when bytes arrived, or on `idle_refresh` (their timers and queued events). Returns
+        whether bytes arrived."""
         with self.lock:
             data = self._receive()
+            if not data and not idle_refresh:
+                return False
             for r in self.readers.values():
                 if r.silent:
                     continue
@@ -252,6 +257,7 @@ class SimBus:
                     r.pd.ctx.submit_event(r.status_event())
                     r.pd.ctx.submit_event(r.local_event())
                 r.was_online = online
+            return bool(data)
 
     def close(self) -> None:
         self.vanish()
@@ -279,10 +285,17 @@ class Simulator:
         return self
 
     def _run(self) -> None:
+        last_idle = 0.0
         while not self._stop.is_set():
+            now = time.monotonic()
+            idle = now - last_idle >= 0.01
+            if idle:
+                last_idle = now
+            busy = False
             for bus in list(self.buses.values()):
-                bus.step()
-            time.sleep(0.001)
+                busy = bus.step(idle) or busy
+            if not busy:
+                time.sleep(0.001)
 
     def stop(self) -> None:
         self._stop.set()
@@ -296,3 +309,80 @@ class Simulator:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def serve(spec: dict[str, Any]) -> None:
+    """Run buses from a spec and obey msgpack commands on a zmq REP socket (for bench and demo).
+
+    Spec: {"control": "ipc://...", "buses": [{"id", "transport", "link", "readers":
+    [{"address", "key" (hex or null), "install_mode"}]}]}. Ops: {"op": "swipe"|"door"|"exit"|
+    "tamper"|"silent"|"pin"|"qr"|"vanish"|"restore"|"ping"|"stop", "bus", "address", ...}.
+    """
+    import msgpack
+    import zmq
+
+    sim = Simulator()
+    for b in spec["buses"]:
+        bus = sim.add_bus(b["id"], b.get("transport", "pty"), Path(b["link"]) if b.get("link") else None)
+        for r in b["readers"]:
+            key = bytes.fromhex(r["key"]) if r.get("key") else None
+            bus.add_reader(int(r["address"]), key, bool(r.get("install_mode", False)))
+    sim.start()
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.REP)
+    sock.bind(spec["control"])
+    try:
+        while True:
+            req = msgpack.unpackb(sock.recv())
+            op = req.get("op")
+            try:
+                result = _op(sim, op, req)
+            except (KeyError, ValueError, TypeError) as exc:
+                result = {"error": str(exc)}
+            sock.send(msgpack.packb(result))
+            if op == "stop":
+                break
+    finally:
+        sock.close(linger=0)
+        ctx.term()
+        sim.stop()
+
+
+def _op(sim: Simulator, op: str, req: dict[str, Any]) -> Any:
+    if op in ("ping", "stop"):
+        return {"ok": True}
+    bus = sim.buses[req["bus"]]
+    if op == "vanish":
+        bus.vanish()
+        return {"ok": True}
+    if op == "restore":
+        bus.open()
+        return {"ok": True}
+    r = bus.readers[int(req["address"])]
+    t = time.monotonic()
+    if op == "swipe":
+        r.swipe(int(req["card"]))
+    elif op == "qr":
+        r.show_qr(str(req["text"]))
+    elif op == "pin":
+        r.type_pin(str(req["digits"]))
+    elif op == "door":
+        r.set_door(bool(req["open"]))
+    elif op == "exit":
+        r.press_exit()
+    elif op == "tamper":
+        r.set_tamper(bool(req["active"]))
+    elif op == "silent":
+        r.set_silent(bool(req["silent"]))
+    elif op == "unlocks":
+        return [[u.t, u.action, u.seconds] for u in r.unlocks]
+    else:
+        raise ValueError(f"unknown op {op!r}")
+    return {"ok": True, "t": t}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    serve(json.loads(Path(sys.argv[1]).read_text()))
