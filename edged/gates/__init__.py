@@ -1,0 +1,1 @@
+"""Checkpoints of the complex: barrier state machines, whitelist / visitor decisions, the IO glue."""
