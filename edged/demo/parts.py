@@ -33,4 +33,7 @@ def all_parts() -> list[DemoPart]:
     from edged.demo.street import StreetPart
 
     parts.append(StreetPart())
+    from edged.demo.doors import DoorsPart
+
+    parts.append(DoorsPart())
     return parts
