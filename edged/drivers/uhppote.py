@@ -11,6 +11,7 @@ here is our own non-blocking socket, so the doors loop never blocks on a lost re
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import socket
 import time
 from collections import deque
@@ -189,7 +190,7 @@ class UhppoteController:
         host = self.cfg.listen.rpartition(":")[0]
         if host in ("0.0.0.0", ""):
             host = self._req.getsockname()[0] if self._req.getsockname()[0] != "0.0.0.0" else "127.0.0.1"
-        self._send(encode.set_listener_request(self.serial, host, self.listen_port), None)
+        self._send(encode.set_listener_request(self.serial, ipaddress.IPv4Address(host), self.listen_port), None)
         self._listener_set = True
 
     def _states(self, st: Any) -> None:
