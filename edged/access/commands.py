@@ -76,14 +76,18 @@ def status(engine: DoorsEngine, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+Handler = Callable[[DoorsEngine, dict[str, Any]], dict[str, Any]]
+COMMANDS: dict[str, Handler] = {
+    "open_door": open_door,
+    "set_mode": set_mode,
+    "lockdown": lockdown,
+    "fire_alarm": fire_alarm,
+    "status": status,
+}
+
+
 def handlers(engine: DoorsEngine) -> dict[str, Callable[[dict[str, Any]], Any]]:
-    return {
-        name: (lambda args, fn=fn: fn(engine, args))
-        for name, fn in {
-            "open_door": open_door,
-            "set_mode": set_mode,
-            "lockdown": lockdown,
-            "fire_alarm": fire_alarm,
-            "status": status,
-        }.items()
-    }
+    def bind(fn: Handler) -> Callable[[dict[str, Any]], Any]:
+        return lambda args: fn(engine, args)
+
+    return {name: bind(fn) for name, fn in COMMANDS.items()}

@@ -84,16 +84,32 @@ class ControllerLink:
         if granted:
             self._emits(door_id, door.grant(now))
         reason = "valid" if granted else (dec.reason if not dec.granted else "controller_denied")
-        out = {"credential_kind": "card", "credential": card, "holder": dec.holder, "reason": reason,
-               "visitor": dec.visitor, "decided_by": "controller", "event_index": data.get("index")}  # fmt: skip
+        out = {
+            "credential_kind": "card",
+            "credential": card,
+            "holder": dec.holder,
+            "reason": reason,
+            "visitor": dec.visitor,
+            "decided_by": "controller",
+            "event_index": data.get("index"),
+        }
         self.engine.emit("access_granted" if granted else "access_denied", door_id, out)
         if not granted:
             c = door.cfg
             unit = f"{c.building}/{c.unit}" if c.unit else None
             for alert in self.engine.stranger.denied(door_id, unit, reason, now):
-                self.engine.emit("stranger", door_id, {"rule": alert.rule, "scope": alert.scope_key,
-                                 "denials": alert.denials, "credential_kind": "card", "credential": card},
-                                 Priority.CRITICAL)  # fmt: skip
+                self.engine.emit(
+                    "stranger",
+                    door_id,
+                    {
+                        "rule": alert.rule,
+                        "scope": alert.scope_key,
+                        "denials": alert.denials,
+                        "credential_kind": "card",
+                        "credential": card,
+                    },
+                    Priority.CRITICAL,
+                )
 
     def _state(self, kind: str) -> None:
         data = {"controller": self.cfg.id}

@@ -146,8 +146,16 @@ class CredentialStore:
         visitor = _flag(raw.get("visitor", False))
         if visitor and vu is None:
             raise CredentialError("a visitor pass needs valid_until")
-        return (kind, value, group, str(raw.get("holder", "") or ""), int(visitor), vf, vu,
-                int(_flag(raw.get("extended", False))))  # fmt: skip
+        return (
+            kind,
+            value,
+            group,
+            str(raw.get("holder", "") or ""),
+            int(visitor),
+            vf,
+            vu,
+            int(_flag(raw.get("extended", False))),
+        )
 
     def upsert(self, rows: Iterable[Mapping[str, Any]]) -> int:
         values = [self._row(r) for r in rows]
@@ -182,8 +190,13 @@ class CredentialStore:
         for r in rows:
             if not full and _flag(r.get("deleted", False)):
                 kind = str(r.get("kind", ""))
-                deletes.append((kind, self.stored_value(kind, str(r.get("value", ""))),
-                                str(r.get("door_group", "") or "*")))  # fmt: skip
+                deletes.append(
+                    (
+                        kind,
+                        self.stored_value(kind, str(r.get("value", ""))),
+                        str(r.get("door_group", "") or "*"),
+                    )
+                )
             else:
                 upserts.append(self._row(r))
         with self._tx():

@@ -41,7 +41,17 @@ def export_csv(store: CredentialStore, out: TextIO) -> int:
     w.writerow(COLUMNS)
     n = 0
     for c in store.all():
-        w.writerow([c.kind, c.value, c.door_group, c.holder, int(c.visitor), format_time(c.valid_from),
-                    format_time(c.valid_until), int(c.extended)])  # fmt: skip
+        w.writerow(
+            [
+                c.kind,
+                c.value,
+                c.door_group,
+                c.holder,
+                int(c.visitor),
+                format_time(c.valid_from),
+                format_time(c.valid_until),
+                int(c.extended),
+            ]
+        )
         n += 1
     return n

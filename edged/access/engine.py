@@ -209,8 +209,12 @@ class DoorsEngine:
                     key = (bus_id, r.address)
                     if r.state != "online" and key not in self._reported_offline:
                         self._reported_offline.add(key)
-                        self.emit("reader_offline", self.by_reader[key], {"bus": bus_id, "address": r.address},
-                                  Priority.CRITICAL)  # fmt: skip
+                        self.emit(
+                            "reader_offline",
+                            self.by_reader[key],
+                            {"bus": bus_id, "address": r.address},
+                            Priority.CRITICAL,
+                        )
 
     def _raise_fault(self, bus: OsdpBus, now: float, data: dict[str, Any]) -> None:
         self._pending_offline.pop(bus.id, None)
@@ -242,14 +246,30 @@ class DoorsEngine:
         m.DECISION_SECONDS.labels(group=self.group).observe(latency)
         m.DECISIONS.labels(result="granted" if dec.granted else "denied", reason=dec.reason).inc()
         shown = "****" if kind == "pin" else value
-        data = {"credential_kind": kind, "credential": shown, "holder": dec.holder, "reason": dec.reason,
-                "visitor": dec.visitor, "decision_ms": round(latency * 1000, 3)}  # fmt: skip
+        data = {
+            "credential_kind": kind,
+            "credential": shown,
+            "holder": dec.holder,
+            "reason": dec.reason,
+            "visitor": dec.visitor,
+            "decision_ms": round(latency * 1000, 3),
+        }
         self.emit("access_granted" if dec.granted else "access_denied", c.id, data)
         if not dec.granted:
             unit = f"{c.building}/{c.unit}" if c.unit else None
             for alert in self.stranger.denied(c.id, unit, dec.reason, now):
-                self.emit("stranger", c.id, {"rule": alert.rule, "scope": alert.scope_key, "denials": alert.denials,
-                                             "credential_kind": kind, "credential": shown}, Priority.CRITICAL)  # fmt: skip
+                self.emit(
+                    "stranger",
+                    c.id,
+                    {
+                        "rule": alert.rule,
+                        "scope": alert.scope_key,
+                        "denials": alert.denials,
+                        "credential_kind": kind,
+                        "credential": shown,
+                    },
+                    Priority.CRITICAL,
+                )
 
     def close(self) -> None:
         for bus in self.buses.values():

@@ -75,9 +75,14 @@ def run_child(args: argparse.Namespace) -> int:
     cpu = os.times()
     end = time.monotonic()
     rtt = [x * 1000 for b in engine.buses.values() for x in b.rtt_samples]
-    out = {"online_at": online_at, "engine_at": engine_at, "decisions_ms": decisions, "rtt_ms": rtt,
-           "cpu_s": (cpu.user + cpu.system - steady[1]) if steady else None,
-           "wall_s": (end - steady[0]) if steady else None}  # fmt: skip
+    out = {
+        "online_at": online_at,
+        "engine_at": engine_at,
+        "decisions_ms": decisions,
+        "rtt_ms": rtt,
+        "cpu_s": (cpu.user + cpu.system - steady[1]) if steady else None,
+        "wall_s": (end - steady[0]) if steady else None,
+    }
     engine.close()
     Path(args.out).write_text(json.dumps(out))
     return 0
@@ -97,8 +102,12 @@ def run(args: argparse.Namespace) -> int:
         key = os.urandom(16).hex()
         (work / "keys.json").write_text(json.dumps({"default": key}))
         section = doors_section(args.doors, work, keys_file=work / "keys.json")
-        site = {"site": {"id": "bench"}, "runtime": {"run_dir": str(work / "run"), "state_dir": str(work / "state")},
-                "logging": {"level": "warning"}, "doors": section}  # fmt: skip
+        site = {
+            "site": {"id": "bench"},
+            "runtime": {"run_dir": str(work / "run"), "state_dir": str(work / "state")},
+            "logging": {"level": "warning"},
+            "doors": section,
+        }
         (work / "site.yaml").write_text(yaml.safe_dump(site))
         store = CredentialStore(section["credentials_db"])
         cards = resident_cards(section)
@@ -107,8 +116,12 @@ def run(args: argparse.Namespace) -> int:
         spec = sim_spec(section, key, f"ipc://{work}/sim.sock")
         (work / "sim.json").write_text(json.dumps(spec))
         env = {**os.environ, "EDGED_LOG_LEVEL": "warning"}
-        sim = subprocess.Popen([sys.executable, "-m", "edged.drivers.osdp_sim", str(work / "sim.json")], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "edged.drivers.osdp_sim", str(work / "sim.json")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         ctx = zmq.Context()
         ctl = ctx.socket(zmq.REQ)
         ctl.connect(spec["control"])
@@ -122,9 +135,26 @@ def run(args: argparse.Namespace) -> int:
         stop = work / "stop"
         t0 = time.monotonic()
         children = [
-            subprocess.Popen([sys.executable, "-m", "edged", "bench", "doors", "--child", g, "--config",
-                              str(work / "site.yaml"), "--out", str(work / f"{g}.json"), "--stop-file", str(stop)],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "edged",
+                    "bench",
+                    "doors",
+                    "--child",
+                    g,
+                    "--config",
+                    str(work / "site.yaml"),
+                    "--out",
+                    str(work / f"{g}.json"),
+                    "--stop-file",
+                    str(stop),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             for g in groups
         ]
         deadline = time.monotonic() + 120
@@ -136,7 +166,14 @@ def run(args: argparse.Namespace) -> int:
         while time.monotonic() < end:
             i = rnd.randrange(len(cards))
             d = section["doors"][i]
-            call({"op": "swipe", "bus": d["reader"]["bus"], "address": d["reader"]["address"], "card": int(cards[i]["value"])})
+            call(
+                {
+                    "op": "swipe",
+                    "bus": d["reader"]["bus"],
+                    "address": d["reader"]["address"],
+                    "card": int(cards[i]["value"]),
+                }
+            )
             time.sleep(1 / args.rate)
         time.sleep(1.0)
         stop.write_text("stop")
@@ -163,7 +200,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         started = max(r["engine_at"] for r in results) - t0
-        extra = (f"{len(decisions)} decisions, {len(rtt)} unlock round trips, {len(groups)} worker processes; "
-                 f"slowest worker start (imports, config, store, panels): {started:.2f} s")
+        extra = (
+            f"{len(decisions)} decisions, {len(rtt)} unlock round trips, {len(groups)} worker processes; "
+            f"slowest worker start (imports, config, store, panels): {started:.2f} s"
+        )
         print("\n".join(f"{k:>20}: {v}" for k, v in report.items()) + f"\n{extra}")
     return 0 if report["all_online_s"] is not None else 1

@@ -13,7 +13,9 @@ from edged.config import ConfigError, load_site_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="CSV: kind,value,door_group,holder,visitor,valid_from,valid_until,extended")
+    parser.add_argument(
+        "file", type=Path, help="CSV: kind,value,door_group,holder,visitor,valid_from,valid_until,extended"
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("-c", "--config", help="site config (the store is doors.credentials_db)")
     where.add_argument("--db", type=Path, help="credential store file")

@@ -17,7 +17,9 @@ from pydantic import Field, field_validator, model_validator
 from edged.config.base import Strict
 
 DoorMode = Literal["normal", "always_open", "locked_down"]
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ALL_DAYS: list[Weekday] = list(WEEKDAYS)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -35,9 +37,7 @@ class ScheduleEntry(Strict):
     """A weekly window in which the door runs in `mode` (site local time)."""
 
     mode: DoorMode
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: list(WEEKDAYS)
-    )
+    days: list[Weekday] = Field(default_factory=lambda: list(ALL_DAYS))
     start: str = Field(description="HH:MM")
     end: str = Field(description="HH:MM; before start means the window runs past midnight")
 
@@ -204,7 +204,8 @@ class DoorsConfig(Strict):
         used_buses = {d.reader.bus for d in self.doors if d.reader is not None}
         used_ctls = {d.controller.id for d in self.doors if d.controller is not None}
         out: list[str] = []
-        for item in [*self.buses, *self.controllers]:
+        items: list[BusConfig | ControllerConfig] = [*self.buses, *self.controllers]
+        for item in items:
             if item.id not in used_buses | used_ctls:
                 continue
             g = item.worker_group()

@@ -87,9 +87,17 @@ class DoorsPart:
             r = doors[i]["reader"]
             return {"bus": r["bus"], "address": r["address"]}
 
+        def resident() -> None:
+            i = rnd.randrange(len(doors))
+            call(op="swipe", card=100000 + i, **where(i))
+
+        def stranger() -> None:
+            for _ in range(3):
+                call(op="swipe", card=424242, **where(7))
+
         steps = [
-            lambda: call(op="swipe", card=100000 + (i := rnd.randrange(len(doors))), **where(i)),
-            lambda: [call(op="swipe", card=424242, **where(7)) for _ in range(3)],  # a stranger
+            resident,
+            stranger,
             lambda: call(op="door", open=True, **where(20)),  # forced
             lambda: call(op="door", open=False, **where(20)),
             lambda: call(op="tamper", active=True, **where(40)),

@@ -9,6 +9,7 @@ frames from devices are counted.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -28,7 +29,7 @@ _BAUDS = {
 }
 
 
-class BusChannel(osdp.Channel):  # type: ignore[misc]
+class BusChannel(osdp.Channel):
     """Base: down/up bookkeeping and the read tap."""
 
     def __init__(self, port: str, on_read: Callable[[bytes], None] | None = None) -> None:
@@ -132,10 +133,8 @@ class SerialChannel(BusChannel):
 
     def _close(self) -> None:
         if self._fd >= 0:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._fd)
-            except OSError:
-                pass
             self._fd = -1
 
 

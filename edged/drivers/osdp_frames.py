@@ -81,10 +81,7 @@ class FrameChecker:
             if len(buf) < length:
                 return
             pkt = bytes(buf[:length])
-            if use_crc:
-                ok = crc16(pkt[:-2]) == (pkt[-2] | (pkt[-1] << 8))
-            else:
-                ok = checksum(pkt[:-1]) == pkt[-1]
+            ok = crc16(pkt[:-2]) == pkt[-2] | pkt[-1] << 8 if use_crc else checksum(pkt[:-1]) == pkt[-1]
             if not ok:
                 self._on_malformed("crc")
                 del buf[:length]  # half duplex: silence follows a reply, so the length is a safe skip

@@ -33,7 +33,7 @@ CAPS = [
 ]
 
 
-class _Wire(osdp.Channel):  # type: ignore[misc]
+class _Wire(osdp.Channel):
     """A reader's tap on the bus: bytes from the panel are queued here; replies go out."""
 
     def __init__(self, bus: SimBus) -> None:
@@ -96,13 +96,29 @@ class SimReader:
     # --- script ----------------------------------------------------------------------------
     def swipe(self, number: int, bits: int = 34) -> None:
         data, n = wiegand_frame(number, bits)
-        self._submit({"event": osdp.Event.CardRead, "reader_no": 0, "direction": 0, "length": n,
-                      "format": osdp.CardFormat.Wiegand, "data": data})  # fmt: skip
+        self._submit(
+            {
+                "event": osdp.Event.CardRead,
+                "reader_no": 0,
+                "direction": 0,
+                "length": n,
+                "format": osdp.CardFormat.Wiegand,
+                "data": data,
+            }
+        )
 
     def show_qr(self, text: str) -> None:
         data = text.encode()
-        self._submit({"event": osdp.Event.CardRead, "reader_no": 0, "direction": 0, "length": len(data) * 8,
-                      "format": osdp.CardFormat.Unspecified, "data": data})  # fmt: skip
+        self._submit(
+            {
+                "event": osdp.Event.CardRead,
+                "reader_no": 0,
+                "direction": 0,
+                "length": len(data) * 8,
+                "format": osdp.CardFormat.Unspecified,
+                "data": data,
+            }
+        )
 
     def type_pin(self, digits: str) -> None:
         self._submit({"event": osdp.Event.KeyPress, "reader_no": 0, "data": (digits + "#").encode()})

@@ -190,7 +190,9 @@ class UhppoteController:
         host = self.cfg.listen.rpartition(":")[0]
         if host in ("0.0.0.0", ""):
             host = self._req.getsockname()[0] if self._req.getsockname()[0] != "0.0.0.0" else "127.0.0.1"
-        self._send(encode.set_listener_request(self.serial, ipaddress.IPv4Address(host), self.listen_port), None)
+        self._send(
+            encode.set_listener_request(self.serial, ipaddress.IPv4Address(host), self.listen_port), None
+        )
         self._listener_set = True
 
     def _states(self, st: Any) -> None:
@@ -231,7 +233,7 @@ class UhppoteController:
                         "reason": ev.reason,
                         "index": ev.index,
                     },
-                )  # fmt: skip
+                )
             )
 
     def close(self) -> None:

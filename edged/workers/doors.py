@@ -22,8 +22,13 @@ def run(ctx: WorkerContext) -> None:
     engine = DoorsEngine(ctx.config, group, ctx.emit)
     server = CommandServer(ctx.zmq, ctx.endpoints.commands(ctx.name), handlers(engine), name=ctx.name)
     period = ctx.config.doors.osdp.refresh_interval_s
-    ctx.log.info("doors up", group=group, doors=len(engine.doors), buses=len(engine.buses),
-                 controllers=len(engine.controllers))  # fmt: skip
+    ctx.log.info(
+        "doors up",
+        group=group,
+        doors=len(engine.doors),
+        buses=len(engine.buses),
+        controllers=len(engine.controllers),
+    )
     try:
         while not ctx.stopping.is_set():
             start = time.monotonic()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,15 @@ def site_dict(tmp: Path, readers: int = 3, **door_overrides: Any) -> dict[str, A
     keys = tmp / "osdp-keys.json"
     keys.write_text(json.dumps({"default": SITE_KEY.hex()}))
     doors = [
-        {"id": f"b1-u1-d{a}", "building": "b1", "unit": "u1", "reader": {"bus": "bus-1", "address": a},
-         **door_overrides}
+        {
+            "id": f"b1-u1-d{a}",
+            "building": "b1",
+            "unit": "u1",
+            "reader": {"bus": "bus-1", "address": a},
+            **door_overrides,
+        }
         for a in range(1, readers + 1)
-    ]  # fmt: skip
+    ]
     return {
         "site": {"id": "test"},
         "runtime": {"run_dir": str(tmp / "run"), "state_dir": str(tmp / "state")},
@@ -39,8 +44,14 @@ def site_dict(tmp: Path, readers: int = 3, **door_overrides: Any) -> dict[str, A
 
 
 class Rig:
-    def __init__(self, tmp: Path, readers: int = 3, keys: dict[int, bytes | None] | None = None,
-                 install: set[int] | None = None, **door_overrides: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        tmp: Path,
+        readers: int = 3,
+        keys: dict[int, bytes | None] | None = None,
+        install: set[int] | None = None,
+        **door_overrides: Any,
+    ) -> None:
         self.tmp = tmp
         self.cfg = SiteConfig.model_validate(site_dict(tmp, readers, **door_overrides))
         self.store = CredentialStore(tmp / "credentials.sqlite")
@@ -79,7 +90,9 @@ class Rig:
         return [e for e in self.events if e["type"] == type_ and (source is None or e["source"] == source)]
 
     def wait_event(self, type_: str, timeout: float = 5.0, source: str | None = None) -> Event:
-        assert self.run_until(lambda: bool(self.of_type(type_, source)), timeout), f"no {type_} within {timeout} s"
+        assert self.run_until(lambda: bool(self.of_type(type_, source)), timeout), (
+            f"no {type_} within {timeout} s"
+        )
         return self.of_type(type_, source)[0]
 
     def wait_online(self, timeout: float = 10.0) -> None:
@@ -89,5 +102,3 @@ class Rig:
         self.engine.close()
         self.sim.stop()
         self.store.close()
-
-

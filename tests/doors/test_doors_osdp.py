@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import REGISTRY
-
 from doors_rig import Rig
+from prometheus_client import REGISTRY
 
 
 def _malformed(bus: str) -> float:
@@ -107,13 +106,27 @@ def test_malformed_reply_is_counted_and_the_bus_keeps_running(rig: Rig) -> None:
 
 def test_pin_and_visitor_qr(rig: Rig) -> None:
     now = time.time()
-    rig.store.upsert([
-        {"kind": "pin", "value": "2468", "door_group": "b1/u1", "holder": "Wang"},
-        {"kind": "qr", "value": "VISIT-1", "door_group": "b1", "visitor": True,
-         "valid_from": now - 60, "valid_until": now + 3600},
-        {"kind": "qr", "value": "VISIT-OLD", "door_group": "b1", "visitor": True,
-         "valid_from": now - 7200, "valid_until": now - 3600},
-    ])  # fmt: skip
+    rig.store.upsert(
+        [
+            {"kind": "pin", "value": "2468", "door_group": "b1/u1", "holder": "Wang"},
+            {
+                "kind": "qr",
+                "value": "VISIT-1",
+                "door_group": "b1",
+                "visitor": True,
+                "valid_from": now - 60,
+                "valid_until": now + 3600,
+            },
+            {
+                "kind": "qr",
+                "value": "VISIT-OLD",
+                "door_group": "b1",
+                "visitor": True,
+                "valid_from": now - 7200,
+                "valid_until": now - 3600,
+            },
+        ]
+    )
     rig.reader(1).type_pin("2468")
     pin = rig.wait_event("access_granted")
     assert pin["data"]["credential"] == "****" and pin["data"]["holder"] == "Wang"

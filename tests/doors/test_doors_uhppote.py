@@ -22,17 +22,27 @@ def _free_udp_port() -> int:
 
 def test_controller_swipes_sync_reconcile_and_offline(tmp_path: Path) -> None:
     sim = SimController(405419896).start()
-    cfg = SiteConfig.model_validate({
-        "site": {"id": "t"},
-        "runtime": {"run_dir": str(tmp_path / "run"), "state_dir": str(tmp_path / "state")},
-        "doors": {
-            "credentials_db": str(tmp_path / "c.sqlite"),
-            "controllers": [{"id": "ctl-1", "serial": 405419896, "address": f"127.0.0.1:{sim.port}",
-                             "listen": f"127.0.0.1:{_free_udp_port()}", "status_interval_s": 0.2,
-                             "request_timeout_s": 0.2, "offline_after": 2}],
-            "doors": [{"id": "b9-d1", "building": "b9", "controller": {"id": "ctl-1", "door": 1}}],
-        },
-    })  # fmt: skip
+    cfg = SiteConfig.model_validate(
+        {
+            "site": {"id": "t"},
+            "runtime": {"run_dir": str(tmp_path / "run"), "state_dir": str(tmp_path / "state")},
+            "doors": {
+                "credentials_db": str(tmp_path / "c.sqlite"),
+                "controllers": [
+                    {
+                        "id": "ctl-1",
+                        "serial": 405419896,
+                        "address": f"127.0.0.1:{sim.port}",
+                        "listen": f"127.0.0.1:{_free_udp_port()}",
+                        "status_interval_s": 0.2,
+                        "request_timeout_s": 0.2,
+                        "offline_after": 2,
+                    }
+                ],
+                "doors": [{"id": "b9-d1", "building": "b9", "controller": {"id": "ctl-1", "door": 1}}],
+            },
+        }
+    )
     store = CredentialStore(tmp_path / "c.sqlite")
     store.upsert([{"kind": "card", "value": "8165535", "door_group": "b9", "holder": "Zhao"}])
     events: list[Event] = []
@@ -61,7 +71,9 @@ def test_controller_swipes_sync_reconcile_and_offline(tmp_path: Path) -> None:
         assert run_until(lambda: of("access_denied"), 3)
         assert of("access_denied")[0]["data"]["reason"] == "unknown"
         sim.drop_pushes = False
-        assert engine.drive(engine.doors["b9-d1"].cfg, __import__("edged.access.door", fromlist=["Output"]).Output("pulse", 5))
+        assert engine.drive(
+            engine.doors["b9-d1"].cfg, __import__("edged.access.door", fromlist=["Output"]).Output("pulse", 5)
+        )
         assert run_until(lambda: sim.opened == [1], 3)
         sim.silent = True
         assert run_until(lambda: of("reader_offline"), 5)

@@ -1,4 +1,4 @@
-"""The pure parts: state machine, credential store and sync, decisions, stranger rules, cards, frames, config."""
+"""Pure parts: state machine, credential store and sync, decisions, stranger rules, cards, frames, config."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ from edged.drivers.osdp_frames import FrameChecker, build_frame, crc16
 
 
 def door(**kw: object) -> DoorState:
-    return DoorState(DoorConfig.model_validate({"id": "d1", "building": "b1", "unit": "u1",
-                                                "reader": {"bus": "x", "address": 1}, **kw}))  # fmt: skip
+    return DoorState(
+        DoorConfig.model_validate(
+            {"id": "d1", "building": "b1", "unit": "u1", "reader": {"bus": "x", "address": 1}, **kw}
+        )
+    )
 
 
 def test_forced_and_authorized_openings() -> None:
@@ -58,10 +61,28 @@ def test_modes_lockdown_and_fire() -> None:
 
 def test_store_sync_full_delta_and_stale(tmp_path: Path) -> None:
     s = CredentialStore(tmp_path / "c.sqlite")
-    assert s.apply_sync(True, 5, [{"kind": "card", "value": "1", "door_group": "b1"},
-                                  {"kind": "card", "value": "2", "door_group": "b1"}]) == 5  # fmt: skip
-    assert s.apply_sync(False, 6, [{"kind": "card", "value": "1", "door_group": "b1", "deleted": True},
-                                   {"kind": "pin", "value": "1234", "door_group": "b1"}]) == 6  # fmt: skip
+    assert (
+        s.apply_sync(
+            True,
+            5,
+            [
+                {"kind": "card", "value": "1", "door_group": "b1"},
+                {"kind": "card", "value": "2", "door_group": "b1"},
+            ],
+        )
+        == 5
+    )
+    assert (
+        s.apply_sync(
+            False,
+            6,
+            [
+                {"kind": "card", "value": "1", "door_group": "b1", "deleted": True},
+                {"kind": "pin", "value": "1234", "door_group": "b1"},
+            ],
+        )
+        == 6
+    )
     assert s.apply_sync(False, 6, [{"kind": "card", "value": "9", "door_group": "b1"}]) == 6  # stale: ignored
     assert {(c.kind, c.door_group) for c in s.all()} == {("card", "b1"), ("pin", "b1")}
     assert not s.lookup("card", "9") and not s.lookup("card", "1")
@@ -76,12 +97,21 @@ def test_store_sync_full_delta_and_stale(tmp_path: Path) -> None:
 def test_decisions(tmp_path: Path) -> None:
     s = CredentialStore(tmp_path / "c.sqlite")
     now = time.time()
-    s.upsert([
-        {"kind": "card", "value": "1", "door_group": "b1/u1"},
-        {"kind": "card", "value": "2", "door_group": "b2"},
-        {"kind": "card", "value": "3", "door_group": "b1", "valid_until": now - 1},
-        {"kind": "qr", "value": "V", "door_group": "b1", "visitor": 1, "valid_from": now + 60, "valid_until": now + 120},
-    ])  # fmt: skip
+    s.upsert(
+        [
+            {"kind": "card", "value": "1", "door_group": "b1/u1"},
+            {"kind": "card", "value": "2", "door_group": "b2"},
+            {"kind": "card", "value": "3", "door_group": "b1", "valid_until": now - 1},
+            {
+                "kind": "qr",
+                "value": "V",
+                "door_group": "b1",
+                "visitor": 1,
+                "valid_from": now + 60,
+                "valid_until": now + 120,
+            },
+        ]
+    )
     groups = {"*", "b1", "b1/u1"}
     assert decide(s, "card", "1", groups, now).granted
     assert decide(s, "card", "1", groups, now, locked_down=True).reason == "locked_down"
@@ -134,19 +164,40 @@ def test_frame_checker_counts_bad_frames() -> None:
 
 
 def test_config_groups_and_limits() -> None:
-    doors = [{"id": f"d{i}", "building": "b", "reader": {"bus": "bus-1" if i < 3 else "bus-2", "address": i}}
-             for i in range(5)]  # fmt: skip
-    cfg = DoorsConfig.model_validate({"buses": [{"id": "bus-1", "port": "/dev/ttyUSB0", "group": "g"},
-                                                {"id": "bus-2", "port": "tcp://10.0.0.2:4001"},
-                                                {"id": "spare", "port": "/dev/ttyUSB9"}], "doors": doors})  # fmt: skip
+    doors = [
+        {"id": f"d{i}", "building": "b", "reader": {"bus": "bus-1" if i < 3 else "bus-2", "address": i}}
+        for i in range(5)
+    ]
+    cfg = DoorsConfig.model_validate(
+        {
+            "buses": [
+                {"id": "bus-1", "port": "/dev/ttyUSB0", "group": "g"},
+                {"id": "bus-2", "port": "tcp://10.0.0.2:4001"},
+                {"id": "spare", "port": "/dev/ttyUSB9"},
+            ],
+            "doors": doors,
+        }
+    )
     assert cfg.worker_groups() == ["g", "bus-2"]
     assert [d.id for d in cfg.doors_of("bus-2")] == ["d3", "d4"]
     with pytest.raises(ValidationError, match="used twice"):
-        DoorsConfig.model_validate({"buses": [{"id": "x", "port": "p"}], "doors": [
-            {"id": "a", "building": "b", "reader": {"bus": "x", "address": 1}},
-            {"id": "c", "building": "b", "reader": {"bus": "x", "address": 1}}]})  # fmt: skip
+        DoorsConfig.model_validate(
+            {
+                "buses": [{"id": "x", "port": "p"}],
+                "doors": [
+                    {"id": "a", "building": "b", "reader": {"bus": "x", "address": 1}},
+                    {"id": "c", "building": "b", "reader": {"bus": "x", "address": 1}},
+                ],
+            }
+        )
     with pytest.raises(ValidationError, match="max_readers"):
-        DoorsConfig.model_validate({"buses": [{"id": "x", "port": "p", "max_readers": 1}], "doors": [
-            {"id": f"a{i}", "building": "b", "reader": {"bus": "x", "address": i}} for i in range(2)]})  # fmt: skip
+        DoorsConfig.model_validate(
+            {
+                "buses": [{"id": "x", "port": "p", "max_readers": 1}],
+                "doors": [
+                    {"id": f"a{i}", "building": "b", "reader": {"bus": "x", "address": i}} for i in range(2)
+                ],
+            }
+        )
     with pytest.raises(ValidationError, match="exactly one"):
         DoorConfig.model_validate({"id": "a", "building": "b"})
