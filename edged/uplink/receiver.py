@@ -188,10 +188,11 @@ class Receiver:
                 valid.append(validate_event(e))
             except InvalidEvent:
                 INVALID.inc()
-        new = insert_events(self.db, site, valid, now)
+        show = self.s.print_to is not None or self.on_stored is not None
+        new = insert_events(self.db, site, valid, now, which=show)
         STORED.inc(len(new))
         DUPS.inc(len(valid) - len(new))
-        if self.s.print_to is not None or self.on_stored is not None:
+        if show:
             printed.extend((site, valid[i]) for i in new)
         return p.pack(
             p.ACK,

@@ -52,8 +52,11 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
 def to_json(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return _ENCODER.encode(obj)  # one encoder: json.dumps with options builds one per call
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -66,18 +69,24 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def insert_events(conn: sqlite3.Connection, site: str, events: list[dict[str, Any]], now: float) -> list[int]:
-    """INSERT OR IGNORE each event; returns the indexes of events that were new."""
-    new: list[int] = []
-    for i, e in enumerate(events):
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO events(site, id, type, source, priority, ts, data, received_at) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            (site, e["id"], e["type"], e["source"], e["priority"], str(e["ts"]), to_json(e["data"]), now),
-        )
-        if cur.rowcount == 1:
-            new.append(i)
-    return new
+def insert_events(
+    conn: sqlite3.Connection, site: str, events: list[dict[str, Any]], now: float, which: bool = False
+) -> list[int]:
+    """INSERT OR IGNORE the events. With `which`, returns the indexes of the new ones (one
+    statement per event); otherwise one executemany and a list as long as the new count."""
+    rows = [
+        (site, e["id"], e["type"], e["source"], e["priority"], str(e["ts"]), to_json(e["data"]), now)
+        for e in events
+    ]
+    sql = (
+        "INSERT OR IGNORE INTO events(site, id, type, source, priority, ts, data, received_at) "
+        "VALUES (?,?,?,?,?,?,?,?)"
+    )
+    if not which:
+        before = conn.total_changes
+        conn.executemany(sql, rows)
+        return list(range(conn.total_changes - before))
+    return [i for i, row in enumerate(rows) if conn.execute(sql, row).rowcount == 1]
 
 
 def enqueue_command(conn: sqlite3.Connection, site: str, name: str, args: dict[str, Any]) -> str:
