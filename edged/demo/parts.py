@@ -36,4 +36,7 @@ def all_parts() -> list[DemoPart]:
     from edged.demo.doors import DoorsPart
 
     parts.append(DoorsPart())
+    from edged.demo.uplink import UplinkPart
+
+    parts.append(UplinkPart())
     return parts
