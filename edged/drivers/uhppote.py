@@ -36,9 +36,6 @@ RTT = Histogram(
     ["controller"],
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
 )
-EVENTS_RECOVERED = Counter(
-    "edged_uhppote_events_recovered_total", "Events lost in UDP and fetched by index.", ["controller"]
-)
 MALFORMED = Counter("edged_uhppote_malformed_packets_total", "Packets dropped as malformed.", ["controller"])
 
 EVENT_SWIPE, EVENT_DOOR, EVENT_ALARM = 1, 2, 3
