@@ -36,6 +36,9 @@ def all_parts() -> list[DemoPart]:
     from edged.demo.doors import DoorsPart
 
     parts.append(DoorsPart())
+    from edged.demo.gates import GatesPart
+
+    parts.append(GatesPart())
     from edged.demo.uplink import UplinkPart
 
     parts.append(UplinkPart())

@@ -13,41 +13,43 @@ from edged.gates.service import GatesService
 
 
 def gates_config(port: int, n: int = 2, **device: Any) -> GatesConfig:
+    return GatesConfig.model_validate(gates_section(port, n, **device))
+
+
+def gates_section(port: int, n: int = 2, **device: Any) -> dict[str, Any]:
     """n checkpoints on one Modbus device: checkpoint i on unit i+1, coils 0/1, inputs 0/1."""
-    return GatesConfig.model_validate(
-        {
-            "devices": [
-                {
-                    "name": "io-1",
-                    "host": "127.0.0.1",
-                    "port": port,
-                    "poll_interval_s": 0.03,
-                    "timeout_s": 0.3,
-                    "reconnect_min_s": 0.1,
-                    "reconnect_max_s": 0.4,
-                    **device,
-                }
-            ],
-            "checkpoints": [
-                {
-                    "id": f"cp-{i + 1}",
-                    "close_delay_s": 0.3,
-                    "open_timeout_s": 5.0,
-                    "motion_s": 1.0,
-                    "io": {
-                        "device": "io-1",
-                        "unit": i + 1,
-                        "open_coil": 0,
-                        "close_coil": 1,
-                        "loop_input": 0,
-                        "closed_input": 1,
-                        "pulse_s": 0.1,
-                    },
-                }
-                for i in range(n)
-            ],
-        }
-    )
+    return {
+        "devices": [
+            {
+                "name": "io-1",
+                "host": "127.0.0.1",
+                "port": port,
+                "poll_interval_s": 0.03,
+                "timeout_s": 0.3,
+                "reconnect_min_s": 0.1,
+                "reconnect_max_s": 0.4,
+                **device,
+            }
+        ],
+        "checkpoints": [
+            {
+                "id": f"cp-{i + 1}",
+                "close_delay_s": 0.3,
+                "open_timeout_s": 5.0,
+                "motion_s": 1.0,
+                "io": {
+                    "device": "io-1",
+                    "unit": i + 1,
+                    "open_coil": 0,
+                    "close_coil": 1,
+                    "loop_input": 0,
+                    "closed_input": 1,
+                    "pulse_s": 0.1,
+                },
+            }
+            for i in range(n)
+        ],
+    }
 
 
 def io_points(cfg: GatesConfig) -> list[CheckpointIOConfig]:
