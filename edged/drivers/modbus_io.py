@@ -117,6 +117,7 @@ class ModbusIoLink:
         self._backoff = device.reconnect_min_s
         self._reconnect_at = -float("inf")
         self.connects = 0
+        self.samples_dropped = 0
 
     # -- called from the worker thread -------------------------------------------------------
 
@@ -245,7 +246,11 @@ class ModbusIoLink:
             t = self._clock()
             closed = None if point.io.closed_input is None else bits[point.io.closed_input - first]
             self._ok(point, t)
-            self._reports.put(InputSample(point.checkpoint, bits[point.io.loop_input - first], closed, t))
+            sample = InputSample(point.checkpoint, bits[point.io.loop_input - first], closed, t)
+            try:
+                self._reports.put_nowait(sample)  # never block the IO thread on a stalled worker loop
+            except queue.Full:
+                self.samples_dropped += 1  # the next sample carries the same state
 
     def _do_read(self, point: _Point, first: int, count: int) -> list[bool]:
         assert self._client is not None

@@ -202,7 +202,10 @@ class GatesService:
         return {
             **self.state(),
             "passes": self.passes.count(),
-            "devices": {name: {"connects": link.connects} for name, link in self.links.items()},
+            "devices": {
+                name: {"connects": link.connects, "samples_dropped": link.samples_dropped}
+                for name, link in self.links.items()
+            },
         }
 
     def _cmd_plate(self, args: dict[str, Any]) -> dict[str, Any]:

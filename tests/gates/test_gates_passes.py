@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from edged.gates.passes import PassStore, normalize_plate
 
 
@@ -44,3 +46,46 @@ def test_corrupt_store_is_moved_aside(tmp_path: Path) -> None:
     store = PassStore(path)
     assert store.decide("渝A12345", "north").result == "unknown"
     assert any(p.name.startswith("passes.sqlite.corrupt-") for p in tmp_path.iterdir())
+
+
+def test_bench_prints_one_json_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import json
+
+    from edged.gates import bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    assert bench.run(parser.parse_args(["--requests", "20", "--opens", "3", "--passes", "50"])) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["read_inputs"]["n"] == 20 and out["open_command_to_relay_on"]["n"] == 3
+    assert out["plate_decision"]["passes"] == 50
+
+
+def test_config_example_in_docs_is_valid() -> None:
+    import re
+
+    import yaml
+
+    from edged.config.gates import GatesConfig
+    from edged.config.rules import RuleConfig
+
+    text = (Path(__file__).parents[2] / "docs" / "gates.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    gates = GatesConfig.model_validate(blocks[0]["gates"])
+    assert gates.checkpoints[0].io is not None and gates.checkpoints[0].io.close_coil == 1
+    RuleConfig.model_validate(blocks[1]["rules"][0])
+
+
+def test_config_rejects_unknown_device_and_shared_coil() -> None:
+    from pydantic import ValidationError
+
+    from edged.config.gates import GatesConfig
+
+    base = {"devices": [{"name": "io", "host": "h"}]}
+    with pytest.raises(ValidationError, match=r"not in gates\.devices"):
+        GatesConfig.model_validate({**base, "checkpoints": [{"id": "a", "io": {"device": "nope"}}]})
+    shared = [{"id": c, "io": {"device": "io", "unit": 1, "open_coil": 0}} for c in ("a", "b")]
+    with pytest.raises(ValidationError, match="already used by a"):
+        GatesConfig.model_validate({**base, "checkpoints": shared})
+    assert GatesConfig.model_validate({"checkpoints": [{"id": "bare", "plate_camera": "cam"}]})
