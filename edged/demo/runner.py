@@ -28,7 +28,7 @@ from edged.bus.endpoints import Endpoints
 from edged.bus.telemetry import TelemetrySubscriber
 from edged.config import ConfigError, SiteConfig
 from edged.config.loader import validate_text
-from edged.demo.parts import all_parts
+from edged.demo.parts import DemoPart, all_parts
 
 
 def base_site(workdir: Path, metrics_port: int) -> dict[str, Any]:
@@ -47,9 +47,9 @@ def base_site(workdir: Path, metrics_port: int) -> dict[str, Any]:
     }
 
 
-def build_site(workdir: Path, metrics_port: int) -> tuple[Path, SiteConfig]:
+def build_site(workdir: Path, metrics_port: int, parts: list[DemoPart]) -> tuple[Path, SiteConfig]:
     site = base_site(workdir, metrics_port)
-    for part in all_parts():
+    for part in parts:
         part.configure(site, workdir)
     text = yaml.safe_dump(site, sort_keys=False, allow_unicode=True)
     cfg = validate_text(text, SiteConfig, "demo site")  # a demo part that writes a bad config fails here
@@ -70,13 +70,13 @@ def run_demo(
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edged-demo-")))
         workdir.mkdir(parents=True, exist_ok=True)
+        parts = all_parts()  # the same instances configure the site and run its simulators
         try:
-            config_path, cfg = build_site(workdir, metrics_port)
+            config_path, cfg = build_site(workdir, metrics_port, parts)
         except ConfigError as exc:
             print("demo site config is invalid:\n" + "\n".join(exc.lines), file=sys.stderr)
             return 2
         site_dict = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-        parts = all_parts()
         _say(
             out,
             f"demo site {cfg.site.id}: {len(cfg.cameras)} cameras, {len(cfg.doors.doors)} doors, "
