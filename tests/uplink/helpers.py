@@ -70,8 +70,9 @@ class ReceiverProc:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(lambda: b"listening" in self.log.read_bytes() or self.proc.poll() is not None, 20)  # type: ignore[union-attr]
-        assert self.proc.poll() is None, self.log.read_text()
+        proc = self.proc
+        wait_for(lambda: b"listening" in self.log.read_bytes() or proc.poll() is not None, 20)
+        assert proc.poll() is None, self.log.read_text()
         return self
 
     def kill9(self) -> None:
