@@ -14,6 +14,10 @@ from pathlib import Path
 import yaml
 from pkg_tools import REPO, need_tool
 
+from edged.config import SiteConfig
+from edged.pipelines.ring import ring_bytes
+from edged.pipelines.shm_check import site_ring_bytes
+
 DOCKERFILE = REPO / "docker/Dockerfile"
 COMPOSE = REPO / "docker/compose.yaml"
 
@@ -79,17 +83,34 @@ def test_runtime_is_non_root_with_volumes_healthcheck_and_entrypoint() -> None:
     assert json.loads(words["CMD"]) == ["run", "-c", "/etc/edged/site.yaml"]
 
 
+def _worked_example_site() -> SiteConfig:
+    """compose.yaml's example: 16 substreams at width 640 with a line, 8 full-HD cameras with a zone,
+    and facade / thermal cameras, which have no ring."""
+    line = {"id": "l", "points": [[0, 100], [600, 100]]}
+    zone = {"id": "z", "polygon": [[0, 0], [100, 0], [100, 100]]}
+    cams = [
+        {"id": f"sec-{i}", "source": "rtsp://x/1", "decode": {"width": 640}, "lines": [line]}
+        for i in range(16)
+    ]
+    cams += [{"id": f"gate-{i}", "source": "rtsp://x/2", "zones": [zone]} for i in range(8)]
+    cams.append({"id": "facade", "source": "rtsp://x/3", "facade": {"points": [[0, 0, 0, 0]] * 4}})
+    cams.append({"id": "thermal", "source": "rtsp://x/4", "thermal": {"threshold_c": 37.3}})
+    return SiteConfig.model_validate({"site": {"id": "example"}, "cameras": cams})
+
+
 def test_compose_runs_a_complex() -> None:
     compose = yaml.safe_load(COMPOSE.read_text())
     svc = compose["services"]["edged"]
     assert svc["network_mode"] == "host"
     assert svc["build"]["dockerfile"] == "docker/Dockerfile"
-    # shm_size covers the worked example in the comment above it (rings + 64 MiB headroom).
+    # shm_size covers the worked example in its comment (+ one more 1080p camera), computed by the
+    # same planner the supervisor's start-up check uses.
     size = svc["shm_size"]
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     shm_bytes = int(size[:-1]) * units[size[-1].lower()]
-    rings = 6 * 8 * 1920 * 1080 * 3 + 16 * 8 * 640 * 360 * 3 + 10 * 8 * 640 * 480 * 3
-    assert shm_bytes >= rings + (64 << 20)
+    site = _worked_example_site()
+    spare = ring_bytes(8, (1080, 1920, 3))
+    assert shm_bytes >= site_ring_bytes(site) + site.runtime.shm_min_free_bytes + spare
     run_tmpfs = [t for t in svc["tmpfs"] if t.split(":")[0] == "/run/edged"]
     assert run_tmpfs and "mode=0700" in run_tmpfs[0]
     assert "/etc/edged:/etc/edged:ro" in svc["volumes"]
