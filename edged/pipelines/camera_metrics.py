@@ -6,7 +6,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 FRAMES_DECODED = Counter("edged_camera_frames_decoded_total", "Frames decoded from the source.", ["camera"])
 FRAMES_PROCESSED = Counter(
-    "edged_camera_frames_processed_total", "Frames analysed (sent to the detector or analytics).", ["camera"]
+    "edged_camera_frames_processed_total",
+    "Frames analysed: detector results turned into tracks (or frames through per-frame analytics).",
+    ["camera"],
 )
 FRAMES_SKIPPED = Counter(
     "edged_camera_frames_skipped_total",

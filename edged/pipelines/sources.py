@@ -26,6 +26,7 @@ from edged.config.camera import DecodeConfig
 from edged.pipelines import camera_metrics as m
 
 OnFrame = Callable[[np.ndarray, float, float, int], None]  # image, t (stream), wall, index
+Wants = Callable[[float], bool]  # stream t -> does anyone need this frame's pixels?
 _OPEN_LOCK = threading.Lock()  # OPENCV_FFMPEG_CAPTURE_OPTIONS is process-global
 
 
@@ -50,6 +51,7 @@ class VideoSource:
         fps: float,
         on_frame: OnFrame,
         on_state: Callable[[str, str], None] | None = None,
+        wants: Wants | None = None,
     ) -> None:
         self.camera = camera
         self.url = url[7:] if url.startswith("file://") else url
@@ -57,6 +59,7 @@ class VideoSource:
         self.fps = fps
         self.on_frame = on_frame
         self.on_state = on_state or (lambda state, reason: None)
+        self.wants = wants
         self.log = structlog.get_logger("edged.camera.source").bind(camera=camera)
         self.stream = is_stream(self.url)
         self.finished = threading.Event()  # a non-looping file reached its end
@@ -153,12 +156,18 @@ class VideoSource:
         last_ok = time.monotonic()
         while not self._stop.is_set():
             self._busy_since = time.monotonic()
-            ok = cap.grab()
-            if ok:
-                ok, image = cap.retrieve()
+            ok = cap.grab()  # decodes; the BGR conversion (retrieve) only for wanted frames
             self._busy_since = 0.0
             now = time.monotonic()
-            if not ok or image is None:
+            pos = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if ok else 0.0
+            t = t_offset + pos if pos > 0 or not got else last_t + 1.0 / self.fps
+            if t <= last_t and got:
+                t = last_t + 1e-3  # keep the stream clock strictly rising
+            image: np.ndarray | None = None
+            wanted = ok and (self.wants is None or not got or self.wants(t))
+            if wanted:
+                ok, image = cap.retrieve()
+            if not ok or (wanted and image is None):
                 if not self.stream and got:
                     return "eof", last_t, got
                 if now - last_ok >= self.cfg.stall_timeout_s * 0.9:
@@ -170,26 +179,24 @@ class VideoSource:
                 continue
             bad = 0
             last_ok = now
-            pos = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            t = t_offset + pos if pos > 0 or not got else last_t + 1.0 / self.fps
-            if t <= last_t and got:
-                t = last_t + 1e-3  # keep the stream clock strictly rising
             if self.cfg.realtime and not self.stream:
                 if t_first is None:
                     t_first, wall_first = t, time.monotonic()
                 delay = wall_first + (t - t_first) - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return "stopped", last_t, got
-            self.native_width = image.shape[1]
-            if self.cfg.width and image.shape[1] != self.cfg.width:
-                h = round(image.shape[0] * self.cfg.width / image.shape[1] / 2) * 2
-                image = cv2.resize(image, (self.cfg.width, h), interpolation=cv2.INTER_AREA)
             got = True
             last_t = t
             self.frames += 1
             self.last_frame_wall = time.time()
             self._set_connected(True)
             m.FRAMES_DECODED.labels(camera=self.camera).inc()
+            if image is None:
+                continue
+            self.native_width = image.shape[1]
+            if self.cfg.width and image.shape[1] != self.cfg.width:
+                h = round(image.shape[0] * self.cfg.width / image.shape[1] / 2) * 2
+                image = cv2.resize(image, (self.cfg.width, h), interpolation=cv2.INTER_AREA)
             self.on_frame(image, t, self.last_frame_wall, self.frames - 1)
         return "stopped", last_t, got
 

@@ -51,8 +51,8 @@ class _Offered:
 @dataclass
 class PipelineStats:
     decoded: int = 0
-    processed: int = 0  # frames sent for detection
-    analysed: int = 0  # detector results turned into tracks
+    sent: int = 0  # frames sent for detection
+    analysed: int = 0  # detector results turned into tracks (edged_camera_frames_processed_total)
     skipped: dict[str, int] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
 
@@ -109,6 +109,10 @@ class CameraPipeline:
 
     # -- source thread -------------------------------------------------------------------
 
+    def wants(self, t: float) -> bool:
+        """Whether the frame at stream time `t` will be used (the source skips converting the rest)."""
+        return bool(self.frame_analytics) or (self.link is not None and t >= self._next_due)
+
     def offer(self, image: np.ndarray, t: float, wall: float, index: int) -> None:
         """Called by the reader thread for every decoded frame."""
         self.stats.decoded += 1
@@ -135,10 +139,13 @@ class CameraPipeline:
         with self._lock:
             old = self._offered
             if old is not None and old.detect_due and not detect_due:
-                self._skip("behind")  # the loop is behind: keep the due frame, drop this one
+                # the loop has not taken the due frame yet: keep it; this frame is lost only
+                # to per-frame analytics
+                if self.frame_analytics:
+                    self._skip("behind")
                 return
             if old is not None and (old.detect_due or self.frame_analytics):
-                self._skip("behind")
+                self._skip("behind")  # a frame that was wanted is replaced before the loop took it
             self._offered = _Offered(image, t, wall, index, slot, seq, detect_due)
             self._ready.notify()
 
@@ -180,6 +187,8 @@ class CameraPipeline:
         if self.motion is None:
             self._setup(f.image)
         if self.frame_analytics:
+            if self.link is None:
+                self._m_processed.inc()
             frame = Frame(f.image, f.index, f.t, f.wall)
             for analytic in self.frame_analytics:
                 try:
@@ -201,8 +210,7 @@ class CameraPipeline:
         if not rois:
             self._last_full_t = f.t
         self._pending[f.seq] = ref
-        self.stats.processed += 1
-        self._m_processed.inc()
+        self.stats.sent += 1
 
     def _regions(self, f: _Offered) -> list[Box] | None:
         """Regions for the detector: [] = whole frame, None = nothing to look at now."""
@@ -230,6 +238,7 @@ class CameraPipeline:
             return
         self._last_track_t = ref.t
         self.stats.analysed += 1
+        self._m_processed.inc()
         wanted = set(self.cam.detection.classes)
         dets = [d for d in detections if d.cls in wanted and not self._masked(d.box)]
         tracks = self.tracker.update(dets, ref.t)

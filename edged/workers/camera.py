@@ -120,7 +120,9 @@ class VideoCameraWorker:
         )
         if falling and cam.decode.width:
             ctx.log.warning("facade cameras analyse native frames; decode.width applies to detection only")
-        self.source = VideoSource(cam.id, cam.source, cam.decode, cam.fps, self._on_frame, self._on_state)
+        self.source = VideoSource(
+            cam.id, cam.source, cam.decode, cam.fps, self._on_frame, self._on_state, self.pipeline.wants
+        )
         self._down_since: float | None = time.monotonic()
         self._offline_sent = False
         self._last_state = 0.0
@@ -162,9 +164,16 @@ class VideoCameraWorker:
             st = self.pipeline.stats
             self.ctx.publish(
                 "camera.stats",
-                {"camera": self.cam.id, "connected": self.source.connected, "decoded": st.decoded,
-                 "processed": st.processed, "skipped": st.skipped, "reconnects": self.source.reconnects},
-            )  # fmt: skip
+                {
+                    "camera": self.cam.id,
+                    "connected": self.source.connected,
+                    "decoded": self.source.frames,
+                    "sent": st.sent,
+                    "processed": st.analysed,
+                    "skipped": st.skipped,
+                    "reconnects": self.source.reconnects,
+                },
+            )
 
     def run(self) -> None:
         ctx = self.ctx

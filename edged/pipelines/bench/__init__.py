@@ -1,0 +1,1 @@
+"""`edged bench pipeline`: the bare bound and the real daemon on the same film, same model, same rate."""
