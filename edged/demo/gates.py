@@ -56,14 +56,17 @@ class GatesPart:
 
     def configure(self, site: dict[str, Any], workdir: Path) -> None:
         port = _free_port()
-        thermal = next((c["id"] for c in site.get("cameras", []) if c.get("thermal")), DEFAULT_THERMAL_CAMERA)
+        # The thermal part's first camera when it is configured before this part; else the id it
+        # is asked to use (the rule is only a string; the checkpoint names only a real camera).
+        found = next((c["id"] for c in site.get("cameras", []) if c.get("thermal")), None)
+        thermal = found or DEFAULT_THERMAL_CAMERA
         checkpoints = []
         for unit, (cp_id, kind) in enumerate(CHECKPOINTS, start=1):
             checkpoints.append(
                 {
                     "id": cp_id,
                     "kind": kind,
-                    "thermal_camera": thermal if cp_id == FEVER_CHECKPOINT else None,
+                    "thermal_camera": found if cp_id == FEVER_CHECKPOINT else None,
                     "close_delay_s": 1.0,
                     "open_timeout_s": 15.0,
                     "motion_s": 2.0,
