@@ -63,6 +63,9 @@ def open_session(
     options.log_severity_level = 3  # onnxruntime's own warnings are noise on stderr
     if threads:
         options.intra_op_num_threads = threads
+    # Idle intra-op threads spin-wait by default, burning the CPU the camera workers need on a
+    # small box; sleeping costs well under a millisecond per inference call.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), sess_options=options, providers=chain)
     log.info("detector_session", model=str(path), providers=session.get_providers())
     return session
