@@ -31,6 +31,9 @@ class RuntimeConfig(Strict):
 class SupervisorConfig(Strict):
     heartbeat_interval_s: float = Field(0.5, gt=0, le=5)
     stall_timeout_s: float = Field(3.0, gt=0, le=60, description="no heartbeat this long: restart")
+    start_timeout_s: float = Field(
+        60.0, gt=0, le=600, description="spawn to first heartbeat (imports, model load) before a restart"
+    )
     restart_budget: int = Field(5, ge=1, description="restarts allowed per budget window")
     restart_window_s: float = Field(60.0, gt=0)
     failed_retry_s: float = Field(30.0, gt=0, description="first backoff after the budget is spent")

@@ -36,7 +36,6 @@ from edged.workers.runtime import EVENT_SINKS
 log = structlog.get_logger("edged.supervisor")
 
 LOOP_S = 0.05
-START_TIMEOUT_S = 20.0  # first heartbeat of a fresh interpreter (imports of onnxruntime, cv2)
 
 
 class Supervisor:
@@ -172,7 +171,11 @@ class Supervisor:
             if code is not None:
                 self._on_exit(w, now, w.kill_reason or "crashed", exit_reason(code))
                 return
-            limit = START_TIMEOUT_S if w.state == State.STARTING else self.cfg.supervisor.stall_timeout_s
+            limit = (
+                self.cfg.supervisor.start_timeout_s
+                if w.state == State.STARTING
+                else self.cfg.supervisor.stall_timeout_s
+            )
             if w.state != State.STOPPING and w.heartbeat_age(now) > limit:
                 reason = "start_timeout" if w.state == State.STARTING else "stalled"
                 log.warning(
