@@ -1,18 +1,101 @@
-"""Camera section `thermal`: fever screening settings (keys fixed by design.md)."""
+"""Camera section `thermal`: fever screening settings.
+
+design.md fixes `blackbody.roi`, `blackbody.set_point_c`, `threshold_c` and `skin_offset_c`;
+every other key has a default, so a section with only those keys is valid. The defaults follow
+IEC 80601-2-59 / ISO/TR 13154 practice: blackbody in the image, canthus (or face max), ≥ 5 frames.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from edged.config.base import Strict
 
 
 class BlackbodyConfig(Strict):
-    roi: tuple[int, int, int, int] = Field(description="x, y, w, h in thermal pixels")
+    roi: tuple[int, int, int, int] = Field(description="x, y, w, h in thermal pixels (inside the source)")
     set_point_c: float = 35.0
+    smoothing_s: float = Field(1.0, gt=0, le=30, description="time constant of the offset smoother")
+    max_std_c: float = Field(
+        0.1, gt=0, description="std of the 3x3-smoothed ROI, or of its mean over 0.5 s, above this: unstable"
+    )
+    max_jump_c: float = Field(0.3, gt=0, description="ROI mean off the smoothed value by more: lost/moved")
+    plausible_c: float = Field(5.0, gt=0, description="ROI further than this from the set point: missing")
+    relock_s: float = Field(1.0, gt=0, le=30, description="stable this long before screening resumes")
+    max_age_s: float = Field(
+        5.0, gt=0, le=60, description="no good blackbody reading this long: uncalibrated"
+    )
+
+
+class CrowdConfig(Strict):
+    delta_c: float = Field(1.0, gt=0, le=5, description="alarm above the rolling median by this much")
+    window: int = Field(50, ge=5, le=10000, description="people in the rolling median")
+    min_people: int = Field(10, ge=3, description="no relative alarms before this many people")
+
+
+class FacesConfig(Strict):
+    detector: Literal["auto", "centerface", "hot_region"] = Field(
+        "auto", description="auto: CenterFace on the visible frame (else tone-mapped thermal) + hot regions"
+    )
+    centerface_threshold: float = Field(0.5, gt=0, lt=1)
+    centerface_max_side: int = Field(320, ge=64, le=1920, description="thermal images are scaled to this")
+    thermal_centerface_every: int = Field(
+        4, ge=0, le=100, description="without a visible stream, run CenterFace on every Nth frame (0: never)"
+    )
+    min_face_px: int = Field(16, ge=4, description="face width in thermal pixels below which: flagged")
+    skin_min_c: float = Field(30.0, description="warmest spot of a face is at least this")
+    skin_max_c: float = Field(41.0, description="hotter than this is an object, never skin")
+    face_band_c: float = Field(2.5, gt=0, le=10, description="face region: within this of its warmest spot")
+
+
+class DistanceConfig(Strict):
+    """Calibrated distance band; the distance comes from the face width and the focal length."""
+
+    focal_px: float = Field(gt=0, description="thermal focal length in pixels")
+    face_width_m: float = Field(0.15, gt=0)
+    band_m: tuple[float, float] = (0.5, 3.0)
 
 
 class ThermalConfig(Strict):
     blackbody: BlackbodyConfig | None = None
     threshold_c: float = Field(37.3, gt=30, lt=45)
-    skin_offset_c: float = 1.2
+    skin_offset_c: float = Field(1.2, ge=-2, le=6, description="body estimate = skin (canthus) + this")
+    glasses_extra_offset_c: float = Field(
+        0.5, ge=0, le=3, description="canthi hidden by glasses: the face max is forehead, this much cooler"
+    )
+    compensation: Literal["site_offset", "crowd_relative"] = "site_offset"
+    crowd: CrowdConfig = Field(default_factory=CrowdConfig)
+    crowd_when_uncalibrated: bool = Field(False, description="relative alarms while the blackbody is lost")
+    pre_alarm_c: float = Field(
+        0.3, ge=0, le=2, description="band below the threshold that waits for more frames"
+    )
+    hysteresis_c: float = Field(0.1, ge=0, le=1, description="a late alarm needs threshold + this")
+    min_frames: int = Field(5, ge=1, le=100, description="valid frames before a decision")
+    decide_after_s: float = Field(
+        0.8,
+        ge=0,
+        le=10,
+        description="collect this long after the first valid frame (the face grows as people approach)",
+    )
+    max_decision_s: float = Field(1.0, gt=0, le=10, description="borderline readings wait up to this long")
+    ffc_settle_s: float = Field(0.5, ge=0, le=10, description="frames this long after a shutter are skipped")
+    track_timeout_s: float = Field(0.6, gt=0, le=10, description="a face unseen this long ends its track")
+    reid_window_s: float = Field(3.0, ge=0, le=60, description="a new track near a lost alarmed one is it")
+    faces: FacesConfig = Field(default_factory=FacesConfig)
+    distance: DistanceConfig | None = None
+    gain: float | None = Field(None, gt=0, description="UVC: kelvin per count (default centi-kelvin 0.01)")
+    offset: float | None = Field(None, description="UVC: kelvin at count 0 (default 0)")
+    emit_readings: bool = Field(
+        False, description="also emit a `temperature_reading` per person (priority 2)"
+    )
+    summary_interval_s: float = Field(10.0, gt=0, le=3600, description="`screening` telemetry period")
+
+    @model_validator(mode="after")
+    def _bands(self) -> ThermalConfig:
+        if self.faces.skin_max_c <= self.faces.skin_min_c:
+            raise ValueError("faces.skin_max_c must be above faces.skin_min_c")
+        if self.distance is not None and not 0 <= self.distance.band_m[0] < self.distance.band_m[1]:
+            raise ValueError("distance.band_m must be [near, far] with 0 <= near < far")
+        return self

@@ -1,0 +1,1 @@
+"""Thermal fever screening: sources, blackbody reference, faces, tracking, decisions (issue 5)."""

@@ -1,0 +1,46 @@
+"""Opening a thermal source from a camera section's `source` string.
+
+- a path ending in ``.npz``: replay (design.md format);
+- ``uvc:N`` or ``/dev/videoN``: a UVC radiometric camera delivering Y16 (PureThermal, Boson);
+- ``isapi://user:pass@host[:port]/CHANNEL`` or an ``http(s)://`` URL containing ``/ISAPI/``:
+  Hikvision thermography (``jpegPicWithAppendData``) polled at the camera's fps.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from edged.config.camera import CameraConfig
+from edged.pipelines.thermal.frame import ThermalFrame
+
+
+class SourceError(Exception):
+    """The source failed (cannot open, lost, bad data); the worker reconnects with backoff."""
+
+
+class ThermalSource(Protocol):
+    def read(self) -> ThermalFrame | None:
+        """Next frame; None at the end of a file. Raises SourceError when the camera fails."""
+
+    def close(self) -> None: ...
+
+
+def open_source(camera: CameraConfig, *, pace: bool = False, loop: bool = False) -> ThermalSource:
+    src = camera.source
+    thermal = camera.thermal
+    if src.endswith(".npz"):
+        from edged.pipelines.thermal.npz import NpzSource
+
+        return NpzSource(src, pace=pace, loop=loop)
+    if src.startswith("uvc:") or src.startswith("/dev/video"):
+        from edged.pipelines.thermal.uvc import UvcY16Source
+
+        device: int | str = int(src[4:]) if src.startswith("uvc:") else src
+        gain = thermal.gain if thermal and thermal.gain else 0.01
+        offset = thermal.offset if thermal and thermal.offset is not None else 0.0
+        return UvcY16Source(device, gain=gain, offset=offset)
+    if src.startswith("isapi://") or "/ISAPI/" in src:
+        from edged.pipelines.thermal.isapi import IsapiSource
+
+        return IsapiSource(src, fps=camera.fps)
+    raise SourceError(f"{src}: not a thermal source (expected .npz, uvc:N, /dev/videoN or an ISAPI URL)")
