@@ -7,6 +7,7 @@ foreground blobs of a slow background become objects of class `object`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +38,9 @@ class DetectLink(Protocol):
     @property
     def in_flight(self) -> int: ...
 
+    def oldest_age(self) -> float:
+        """Seconds the oldest request in flight has waited (0 when none): heartbeat progress."""
+
     def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
         """False when the frame is dropped at the source (no credit / detector unavailable)."""
 
@@ -54,18 +58,26 @@ class RemoteDetector:
         assert isinstance(client, DetectorClient)
         self.client = client
         self.ring_name = ring_name
+        self._sent: dict[int, float] = {}  # seq -> monotonic submit time
 
     @property
     def in_flight(self) -> int:
         return int(self.client.in_flight)
 
+    def oldest_age(self) -> float:
+        return time.monotonic() - min(self._sent.values()) if self._sent else 0.0
+
     def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
         boxes = [list(b) for b in rois] if rois else None
-        return bool(self.client.submit(self.ring_name, ref.slot, ref.seq, ref.wall, boxes))
+        ok = bool(self.client.submit(self.ring_name, ref.slot, ref.seq, ref.wall, boxes))
+        if ok:
+            self._sent[ref.seq] = time.monotonic()
+        return ok
 
     def poll(self, timeout_s: float) -> list[LinkResult]:
         out: list[LinkResult] = []
         for res in self.client.poll(timeout_s):
+            self._sent.pop(res.seq, None)
             if res.dropped is not None:
                 out.append(LinkResult(res.seq, None, res.dropped))
             else:
@@ -87,6 +99,9 @@ class MotionBlobs:
     @property
     def in_flight(self) -> int:
         return len(self._ready)
+
+    def oldest_age(self) -> float:
+        return 0.0  # answered synchronously
 
     def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
         boxes = self.motion.update(ref.image)

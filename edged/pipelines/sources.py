@@ -68,6 +68,9 @@ class VideoSource:
         self.native_width: int | None = None
         self.last_frame_wall = 0.0
         self.reconnects: dict[str, int] = {}
+        self.wall_clock = self.url.startswith(("http://", "https://"))  # MJPEG: no timestamps
+        self._last_t = 0.0  # stream clock of the last frame, kept across reconnects
+        self._last_mono = 0.0
         self._busy_since = 0.0  # monotonic start of the current blocking call, 0 when idle
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"source-{camera}", daemon=True)
@@ -150,6 +153,7 @@ class VideoSource:
     def _read_loop(self, cap: cv2.VideoCapture, t_offset: float) -> tuple[str, float, bool]:
         got = False
         last_t = t_offset
+        conn_mono = 0.0
         t_first: float | None = None
         wall_first = 0.0
         bad = 0
@@ -159,10 +163,19 @@ class VideoSource:
             ok = cap.grab()  # decodes; the BGR conversion (retrieve) only for wanted frames
             self._busy_since = 0.0
             now = time.monotonic()
-            pos = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if ok else 0.0
+            if ok and not got:
+                conn_mono = now
+            if self.wall_clock:
+                pos = now - conn_mono
+            else:
+                pos = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if ok else 0.0
             t = t_offset + pos if pos > 0 or not got else last_t + 1.0 / self.fps
-            if t <= last_t and got:
-                t = last_t + 1e-3  # keep the stream clock strictly rising
+            if ok and self.frames and t <= self._last_t:
+                # the clock went back (a reconnect restarts it, or the camera reset its clock):
+                # re-base so time keeps rising for the tracker, schedules and loitering
+                step = 1.0 / self.fps if got else max(1.0 / self.fps, now - self._last_mono)
+                t_offset += self._last_t + step - t
+                t = self._last_t + step
             image: np.ndarray | None = None
             wanted = ok and (self.wants is None or not got or self.wants(t))
             if wanted:
@@ -186,7 +199,8 @@ class VideoSource:
                 if delay > 0 and self._stop.wait(delay):
                     return "stopped", last_t, got
             got = True
-            last_t = t
+            last_t = self._last_t = t
+            self._last_mono = now
             self.frames += 1
             self.last_frame_wall = time.time()
             self._set_connected(True)

@@ -175,6 +175,17 @@ class VideoCameraWorker:
                 },
             )
 
+    def _progress(self) -> dict[str, Any]:
+        """Heartbeat progress: the last decoded frame, and how long the detector keeps us waiting."""
+        link = self.link
+        return {
+            "last_frame_ts": round(self.source.last_frame_wall, 3),
+            "frames": self.source.frames,
+            "analysed": self.pipeline.stats.analysed,
+            "detect_in_flight": link.in_flight if link is not None else 0,
+            "detect_wait_s": round(link.oldest_age(), 3) if link is not None else 0.0,
+        }
+
     def run(self) -> None:
         ctx = self.ctx
         ctx.log.info("camera starting", source=_safe_source(self.cam.source), detector=bool(self.link))
@@ -183,7 +194,7 @@ class VideoCameraWorker:
             while not ctx.stopping.is_set():
                 self.pipeline.step(0.1)
                 self._watch()
-                ctx.beat(last_frame_ts=self.source.last_frame_wall, frames=self.pipeline.stats.decoded)
+                ctx.beat(**self._progress())
         finally:
             self.source.stop()
             self.pipeline.drain(1.0)
