@@ -64,6 +64,7 @@ class ReceiverProc:
 
     def start(self) -> ReceiverProc:
         args = ["--bind", self.endpoint, "--keys", str(self.keys_dir), "--db", str(self.db)]
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "edged", "receiver", *args],
@@ -71,7 +72,7 @@ class ReceiverProc:
                 stderr=subprocess.STDOUT,
             )
         proc = self.proc
-        wait_for(lambda: b"listening" in self.log.read_bytes() or proc.poll() is not None, 20)
+        wait_for(lambda: b"listening" in self.log.read_bytes()[offset:] or proc.poll() is not None, 30)
         assert proc.poll() is None, self.log.read_text()
         return self
 
@@ -140,13 +141,21 @@ class Box:
         self.zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._producer: EventSender | None = None
 
-    def start(self) -> Box:
+    def start(self, wait: bool = False) -> Box:
+        """Start the worker; with `wait`, return once its loop runs (the bus endpoint is bound)."""
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "edged.workers", "uplink", "--config", str(self.config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        if wait:
+            proc = self.proc
+            wait_for(
+                lambda: b"uplink started" in self.log.read_bytes()[offset:] or proc.poll() is not None, 30
+            )
+            assert proc.poll() is None, self.log.read_text()
         return self
 
     @property
