@@ -25,6 +25,7 @@ from edged.uplink.downlink import Downlink
 from edged.uplink.keys import load_pair
 from edged.uplink.link import LinkSettings
 from edged.uplink.outbox import Outbox
+from edged.uplink.reader import OutboxReader
 from edged.uplink.sender import AckListener, BatchSettings, Sender
 from edged.uplink.summaries import Summaries
 
@@ -94,16 +95,20 @@ class UplinkService:
         self._stop = threading.Event()
         self._next_sweep = 0.0
         self._next_key_try = 0.0
+        self.corrupt_alarm: Event | None = None
+        self._reader: OutboxReader | None = None
+        self._next_stats = 0.0
         if self.outbox.report.corrupt_moved_to is not None:
-            self._raise_corrupt_alarm()
+            self.corrupt_alarm = self._raise_corrupt_alarm()
 
-    def _raise_corrupt_alarm(self) -> None:
+    def _raise_corrupt_alarm(self) -> Event:
         report = self.outbox.report
         alarm = new_event("outbox_corrupt", "uplink", {
             "path": str(report.path), "moved_to": str(report.corrupt_moved_to), "problem": report.problem,
         }, Priority.CRITICAL)  # fmt: skip
         self.outbox.append([alarm])
         log.error("outbox_corrupt_alarm", event_id=alarm["id"], moved_to=str(report.corrupt_moved_to))
+        return alarm
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -140,6 +145,8 @@ class UplinkService:
         if self._sender_thread is not None:
             self._sender_thread.join(timeout=10)
         self.downlink.stop()
+        if self._reader is not None:
+            self._reader.close()
         for event in self.summaries.flush():
             self._append_quietly([event])
         self.outbox.close()
@@ -164,8 +171,11 @@ class UplinkService:
             except Exception as exc:
                 log.error("outbox_sweep_failed", error=str(exc))
         self._try_start_sender(mono)
-        if self.sender is None:
+        if self.sender is None and mono >= self._next_stats:  # the sender publishes these itself
+            self._next_stats = mono + 1.0
+            self._reader = self._reader or OutboxReader(self.outbox.path)
             self.outbox.lanes.publish()
+            self._reader.publish_ages()
 
     def _append_quietly(self, events: list[Event]) -> None:
         try:

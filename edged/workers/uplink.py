@@ -50,6 +50,8 @@ def run(ctx: WorkerContext) -> None:
         ctx.config, ctx.zmq, config_path=config_path(ctx), door_call=door_call, reload=reload
     )
     receiver = EventReceiver(ctx.zmq, ctx.endpoints.events("uplink"), "uplink", service.ingest)
+    if service.corrupt_alarm is not None:  # already in the outbox; this shows it to rules and live
+        ctx.emit(service.corrupt_alarm)
     service.start()
     ctx.log.info("uplink started", server=ctx.config.uplink.server, outbox=str(service.outbox.path))
     try:

@@ -35,3 +35,25 @@ def test_summary_and_availability_over_an_interval() -> None:
     again, avail2 = s.flush(now=1120)  # the next interval starts empty; cam-1 is still offline
     assert again["data"]["events"] == 0
     assert avail2["data"]["cameras"]["cam-1"] == 0.0
+
+
+def test_outbox_only_box_reports_lanes_and_oldest_unsent_age(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import zmq
+    from prometheus_client import REGISTRY
+
+    from edged.uplink.service import UplinkService
+
+    cfg = SiteConfig.model_validate({"site": {"id": "s"}, "runtime": {"state_dir": str(tmp_path)}})
+    zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    svc = UplinkService(cfg, zctx)  # no server configured: outbox only
+    try:
+        svc.ingest([new_event("door_forced", "door-1", {}, priority=0)])
+        svc.outbox.call(lambda c: c.execute("UPDATE events SET created_ms = created_ms - 3600000"))
+        svc.tick()
+        age = REGISTRY.get_sample_value("edged_uplink_oldest_unsent_age_seconds", {"priority": "0"})
+        assert age is not None and 3600 <= age < 3700
+        assert REGISTRY.get_sample_value("edged_uplink_outbox_events", {"priority": "0"}) == 1
+        assert REGISTRY.get_sample_value("edged_uplink_oldest_unsent_age_seconds", {"priority": "2"}) == 0
+    finally:
+        svc.stop()
+        zctx.term()
