@@ -6,9 +6,11 @@ changes through a queue, so a slow or dead device never blocks the worker's loop
 answers with Modbus exceptions or garbage is counted by checkpoint and kind and logged once; the
 link closes the socket (a stream that carried garbage cannot be trusted) and keeps going.
 
-Relays are driven by *desired state*: a pulse sets a coil on until a deadline, and every coil
-whose desired state the device has not confirmed is written again, also after a reconnect, so a
-relay is never left energised by a link that dropped mid-pulse.
+Relays are driven by *desired state*: every coil whose desired state the device has not
+confirmed is written again, also after a reconnect, so a relay is never left energised by a link
+that dropped mid-pulse. A pulse lasts `pulse_s` from the moment the device confirmed "on" (a
+late write still gives the barrier controller a full pulse); one not taken within
+PULSE_STALE_S is dropped, never replayed late.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from edged.gates.metrics import IO_ERRORS, IO_ROUNDTRIP
 _log = structlog.get_logger("edged.gates.io")
 # pymodbus logs every failed request itself; the link counts and logs once instead.
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+# A relay pulse the device has not taken this long after it was asked for is dropped: a barrier
+# must not open seconds after the vehicle (and the decision) are gone.
+PULSE_STALE_S = 2.0
 
 ErrorKind = Literal["connect", "timeout", "exception", "malformed"]
 
@@ -84,9 +90,11 @@ class _Point:
 
 @dataclass
 class _Coil:
+    pulse_s: float
     desired: bool = False
     confirmed: bool | None = None  # None: unknown (start, reconnect)
-    off_at: float | None = None
+    off_at: float | None = None  # set when the device confirmed "on": every pulse is full length
+    give_up_at: float | None = None  # an "on" not written by then is dropped, never replayed late
 
 
 class ModbusIoLink:
@@ -109,7 +117,7 @@ class ModbusIoLink:
         for p in self._points:
             for addr in (p.io.open_coil, p.io.close_coil):
                 if addr is not None:
-                    self._coils[(p.io.unit, addr)] = _Coil()
+                    self._coils[(p.io.unit, addr)] = _Coil(p.io.pulse_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -118,6 +126,7 @@ class ModbusIoLink:
         self._reconnect_at = -float("inf")
         self.connects = 0
         self.samples_dropped = 0
+        self.pulses_dropped = 0
 
     # -- called from the worker thread -------------------------------------------------------
 
@@ -137,9 +146,13 @@ class ModbusIoLink:
         addr = point.io.open_coil if which == "open" else point.io.close_coil
         if addr is None:
             return False
+        now = self._clock()
         with self._lock:
             coil = self._coils[(point.io.unit, addr)]
-            coil.desired, coil.off_at = True, self._clock() + point.io.pulse_s
+            if coil.desired and coil.confirmed and coil.off_at is not None:
+                coil.off_at = now + coil.pulse_s  # already on: keep it on
+            else:
+                coil.desired, coil.off_at, coil.give_up_at = True, None, now + PULSE_STALE_S
         self._wake.set()
         return True
 
@@ -175,7 +188,7 @@ class ModbusIoLink:
 
     def _next_coil_deadline(self) -> float:
         with self._lock:
-            deadlines = [c.off_at for c in self._coils.values() if c.off_at is not None]
+            deadlines = [t for c in self._coils.values() for t in (c.off_at, c.give_up_at) if t is not None]
         return min(deadlines, default=float("inf"))
 
     def _connect(self) -> bool:
@@ -212,9 +225,19 @@ class ModbusIoLink:
 
     def _write_coils(self, now: float) -> None:
         with self._lock:
-            for coil in self._coils.values():
+            for (unit, addr), coil in self._coils.items():
                 if coil.off_at is not None and now >= coil.off_at:
                     coil.desired, coil.off_at = False, None
+                elif coil.give_up_at is not None and now >= coil.give_up_at:
+                    coil.desired, coil.give_up_at = False, None
+                    self.pulses_dropped += 1
+                    _log.warning(
+                        "relay pulse dropped: device did not take it in time",
+                        device=self.device.name,
+                        unit=unit,
+                        coil=addr,
+                        stale_s=PULSE_STALE_S,
+                    )
             todo = [(key, c.desired) for key, c in self._coils.items() if c.confirmed is not c.desired]
         for (unit, addr), value in todo:
             point = self._point_for_coil(unit, addr)
@@ -227,6 +250,8 @@ class ModbusIoLink:
                 coil = self._coils[(unit, addr)]
                 if coil.desired is value:
                     coil.confirmed = value
+                    if value and coil.off_at is None:
+                        coil.off_at, coil.give_up_at = self._clock() + coil.pulse_s, None
 
     def _do_write(self, unit: int, addr: int, value: bool) -> None:
         assert self._client is not None

@@ -43,7 +43,9 @@ def _ms(samples: list[float]) -> dict[str, float]:
 def _config(port: int) -> GatesConfig:
     return GatesConfig.model_validate(
         {
-            "devices": [{"name": "io", "host": "127.0.0.1", "port": port, "poll_interval_s": 0.05}],
+            "devices": [
+                {"name": "io", "host": "127.0.0.1", "port": port, "poll_interval_s": 0.05, "timeout_s": 2.0}
+            ],
             "checkpoints": [
                 {"id": f"cp-{u}", "io": {"device": "io", "unit": u, "close_coil": 1, "pulse_s": 0.05}}
                 for u in range(1, 9)

@@ -203,7 +203,11 @@ class GatesService:
             **self.state(),
             "passes": self.passes.count(),
             "devices": {
-                name: {"connects": link.connects, "samples_dropped": link.samples_dropped}
+                name: {
+                    "connects": link.connects,
+                    "samples_dropped": link.samples_dropped,
+                    "pulses_dropped": link.pulses_dropped,
+                }
                 for name, link in self.links.items()
             },
         }

@@ -91,6 +91,15 @@ class Harness:
         return self.service.checkpoints[checkpoint].online
 
 
+def wait_until(predicate: Callable[[], Any], timeout_s: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.01)
+    raise TimeoutError(f"not met within {timeout_s} s")
+
+
 def metric(name: str, **labels: str) -> float:
     from prometheus_client import REGISTRY
 

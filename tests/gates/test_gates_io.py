@@ -6,15 +6,18 @@ closed limit when the relays are pulsed, like the real barrier controller would.
 
 from __future__ import annotations
 
+import queue
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gates_support import Harness, gates_config, io_points, metric
+from gates_support import Harness, gates_config, io_points, metric, wait_until
 
+from edged.drivers.modbus_io import PULSE_STALE_S, IoReport, ModbusIoLink
 from edged.gates.checkpoint import Refused
 from edged.gates.sim import BarrierSimulator
 
@@ -200,3 +203,29 @@ def test_garbage_answers_are_counted_and_the_worker_keeps_running(tmp_path: Path
             )
     finally:
         device.close()
+
+
+def test_relay_pulse_is_full_length_when_late_and_dropped_when_stale(sim: BarrierSimulator) -> None:
+    cfg = gates_config(sim.port, n=1)
+    io = io_points(cfg)[0]
+    link = ModbusIoLink(cfg.devices[0], [("cp-1", io)], queue.Queue[IoReport]())
+    link.start()
+    try:
+        wait_until(lambda: sum(1 for w in sim.writes if not w.value) >= 2)  # relays written off at connect
+        sim.set_fault(1)  # the device refuses requests for a while
+        link.pulse("cp-1", "open")
+        wait_until(lambda: link.pulses_dropped == 1, PULSE_STALE_S + 2)
+        sim.set_fault(1, None)
+        time.sleep(0.5)
+        assert sim.pulses(io, io.open_coil) == 0  # a stale open never reaches the barrier
+
+        sim.set_fault(1)
+        link.pulse("cp-1", "open")
+        time.sleep(0.5)  # longer than pulse_s (0.1 s): once written, the pulse must still be whole
+        sim.set_fault(1, None)
+        wait_until(lambda: sim.pulses(io, io.open_coil) == 1 and not sim.coil(io, io.open_coil))
+        on, off = [w for w in sim.writes if w.unit == 1 and w.address == io.open_coil][-2:]
+        assert (on.value, off.value) == (True, False)
+        assert off.t - on.t >= io.pulse_s * 0.9
+    finally:
+        link.stop()
