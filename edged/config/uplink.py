@@ -1,8 +1,10 @@
 """Delivery of events to the central community server (outbox, sender, downlink).
 
 Only `server` and `server_public_key` are needed to turn the uplink on; every other key has a
-default that meets the issue's targets (group commit ≤ 50 ms / 500 events, batches ≤ 500 events /
-64 KiB / 1 s, TTLs 7 d for P1 and 24 h for P2, a 1 GiB cap).
+default that meets the issue's targets (group commits of ≤ 500 events, batches ≤ 500 events /
+64 KiB, TTLs 7 d for P1 and 24 h for P2, a 1 GiB cap). There is no batching delay to tune:
+the outbox commits as soon as its writer is free (what arrives meanwhile forms the next group)
+and the sender starts a batch as soon as its window has room, so neither waits on a timer.
 """
 
 from __future__ import annotations
@@ -35,13 +37,11 @@ class UplinkConfig(Strict):
     ttl_p1_s: float = Field(7 * 86400.0, gt=0, description="normal events older than this are dropped")
     ttl_p2_s: float = Field(86400.0, gt=0, description="telemetry older than this is dropped")
     max_event_bytes: int = Field(256 << 10, ge=1024, description="larger events are refused and counted")
-    commit_max_delay_s: float = Field(0.05, gt=0, le=0.05, description="group commit: at most this late")
     commit_max_events: int = Field(
         500, ge=1, le=500, description="group commit: at most this many per commit"
     )
     batch_max_events: int = Field(500, ge=1, le=500)
     batch_max_bytes: int = Field(64 << 10, ge=1024, le=64 << 10, description="uncompressed size of a batch")
-    batch_max_delay_s: float = Field(1.0, ge=0, le=1.0, description="an event waits at most this for company")
     window: int = Field(8, ge=1, le=64, description="batches in flight")
     compression: Literal["zstd", "none"] = "zstd"
     ack_timeout_s: float = Field(10.0, gt=0, description="no ack this long: the link is treated as dead")

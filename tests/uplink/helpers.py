@@ -63,7 +63,7 @@ class ReceiverProc:
         return f"tcp://127.0.0.1:{self.port}"
 
     def start(self) -> ReceiverProc:
-        args = ["--bind", self.endpoint, "--keys", str(self.keys_dir), "--db", str(self.db)]
+        args = ["--bind", self.endpoint, "--keys", str(self.keys_dir), "--db", str(self.db), "--print"]
         offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(

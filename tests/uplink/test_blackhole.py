@@ -4,6 +4,7 @@ the critical events first."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def test_blackholed_link_backlog_then_p0_first_after_restore(tmp_path: Path) -> 
         for e in warm:
             box.producer.send(e)
         wait_for(lambda: len(receiver_rows(receiver.db)) == 50, 30, 0.1)
+        printed = [json.loads(line) for line in receiver.log.read_text().splitlines() if line.startswith("{")]
+        assert {e["id"] for e in printed} == {e["id"] for e in warm}  # `--print`: live, one line each
+        assert {e["site"] for e in printed} == {"site-a"}
 
         proxy.blackhole.set()
         backlog = [new_event("telemetry", "cam-1", {"n": i}, priority=2) for i in range(300)]

@@ -152,6 +152,17 @@ def test_keys_are_private_and_never_overwritten(tmp_path: Path) -> None:
         keys.generate(tmp_path / "k", "../evil")
 
 
+def test_keys_generate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edged.cli import main
+
+    assert main(["keys", "generate", "--dir", str(tmp_path / "k"), "--name", "site-a"]) == 0
+    out = capsys.readouterr().out
+    public = keys.load_public(tmp_path / "k" / "site-a.key")
+    assert f"public key: {public.decode()}" in out
+    assert stat.S_IMODE((tmp_path / "k" / "site-a.key_secret").stat().st_mode) == 0o600
+    assert main(["keys", "generate", "--dir", str(tmp_path / "k"), "--name", "site-a"]) == 1  # kept
+
+
 def test_full_jitter_bounds() -> None:
     rng = random.Random(3)
     waits = [full_jitter(a, 1.0, 10.0, rng) for a in range(1, 12) for _ in range(50)]
