@@ -35,6 +35,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("bench", "thermal"), "bench_thermal", "thermal screening throughput"),
     (("bench", "doors"), "bench_doors", "access decision latency over simulated buses"),
     (("bench", "uplink"), "bench_uplink", "outbox ingest and uplink drain rate"),
+    (("bench", "gates"), "bench_gates", "Modbus round trip, open to relay, plate decisions"),
 ]
 
 
