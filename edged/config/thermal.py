@@ -42,7 +42,7 @@ class FacesConfig(Strict):
     centerface_threshold: float = Field(0.5, gt=0, lt=1)
     centerface_max_side: int = Field(320, ge=64, le=1920, description="thermal images are scaled to this")
     thermal_centerface_every: int = Field(
-        4, ge=0, le=100, description="without a visible stream, run CenterFace on every Nth frame (0: never)"
+        10, ge=0, le=100, description="without a visible stream, run CenterFace on every Nth frame (0: never)"
     )
     min_face_px: int = Field(16, ge=4, description="face width in thermal pixels below which: flagged")
     skin_min_c: float = Field(30.0, description="warmest spot of a face is at least this")

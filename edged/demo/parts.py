@@ -36,6 +36,9 @@ def all_parts() -> list[DemoPart]:
     from edged.demo.doors import DoorsPart
 
     parts.append(DoorsPart())
+    from edged.demo.thermal import ThermalPart  # before gates: its fever rule names this camera
+
+    parts.append(ThermalPart())
     from edged.demo.gates import GatesPart
 
     parts.append(GatesPart())

@@ -127,12 +127,11 @@ class Decider:
         flags = sorted({f for r in valid for f in r.flags})
         if not tr.decided:
             borderline = limit is not None and limit - cfg.pre_alarm_c <= body < limit
+            # leave room for the frame interval and processing inside max_decision_s
             wait_s = (
-                cfg.max_decision_s * 0.95
-                if borderline
-                else min(cfg.decide_after_s, cfg.max_decision_s * 0.95)
+                cfg.max_decision_s * 0.9 if borderline else min(cfg.decide_after_s, cfg.max_decision_s * 0.9)
             )
-            if t - t_first < wait_s and not force:
+            if t - t_first < wait_s - 1e-6 and not force:
                 return None
             tr.decided = True
             alarm = limit is not None and body >= limit - 1e-9

@@ -73,14 +73,14 @@ class IsapiStandIn:
     """`with IsapiStandIn(provider, user, password) as cam:` serves on 127.0.0.1:`cam.port`."""
 
     def __init__(
-        self, provider: Provider, user: str = "admin", password: str = "hik12345", bpp: int = 4
+        self, provider: Provider, user: str = "admin", password: str = "hik12345", bpp: int = 4, port: int = 0
     ) -> None:
         self.provider = provider
         self.user, self.password, self.bpp = user, password, bpp
         self.requests = 0
         self.unauthorized = 0
         self._nonce = secrets.token_hex(16)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="isapi-standin", daemon=True)

@@ -258,6 +258,11 @@ class ThermalScreening:
         self._window["skipped"][reason] = self._window["skipped"].get(reason, 0) + 1
         m.SKIPPED.labels(camera=self.camera_id, reason=reason).inc()
 
+    @property
+    def calibration(self) -> str:
+        """locked | acquiring | lost | no_blackbody"""
+        return self._state
+
     # ------------------------------------------------------------------ end / telemetry
     def close(self) -> list[Event]:
         """End of stream: decide the people still in view (those with enough frames)."""

@@ -19,7 +19,8 @@ from edged.pipelines.thermal.frame import to_counts
 from edged.pipelines.thermal.npz import save_npz
 from edged.pipelines.thermal.synth_scene import BlackbodyEvent, Camera, Person, Scene, face_box, render_true
 
-KINDS = ("walkthrough", "crossing", "cup", "glasses", "blackbody")
+KINDS = ("walkthrough", "crossing", "cup", "glasses", "blackbody")  # `mixed` cycles these
+EXTRA_KINDS = ("queue",)  # a busy entrance, for the benchmark
 SKIN_TO_CORE_C = 1.2
 
 
@@ -80,6 +81,7 @@ def plan_scene(
         return scene
     t = float(rng.uniform(0.3, 1.0))
     pid = 0
+    spacing = (0.25, 0.4) if kind == "queue" else (0.45, 0.9)  # a queue: 2-3 people in view at once
     while t + 3.5 < duration_s:
         pid += 1
         walk = float(rng.uniform(2.8, 3.6))
@@ -94,7 +96,7 @@ def plan_scene(
             p.core_c = float(np.clip(rng.normal(36.6, 0.2), 36.0, 37.0))
             p.skin_c = p.core_c - SKIN_TO_CORE_C
         people.append(p)
-        t += walk * float(rng.uniform(0.45, 0.9))  # the next one is already walking in
+        t += walk * float(rng.uniform(*spacing))  # the next one is already walking in
     if kind == "cup":
         scene.static_hot.append((20, 130, 14, 18, float(rng.uniform(60, 90))))  # a kettle on a counter
     if kind == "blackbody":
