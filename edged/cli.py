@@ -61,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
                 )
             sub = groups[words[0]].add_parser(words[1], help=help_text, description=help_text)
         sub.set_defaults(_module=module)
-        importlib.import_module(f"edged.commands.{module}").add_arguments(sub)
+        try:
+            importlib.import_module(f"edged.commands.{module}").add_arguments(sub)
+        except ImportError as exc:
+            # One command's missing dependency must not take every other command down with it.
+            sub.set_defaults(_import_error=f"edged {' '.join(words)}: cannot load: {exc}")
     return parser
 
 
@@ -73,6 +77,9 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "_import_error", None):
+        print(args._import_error, file=sys.stderr)
+        return 1
     module = importlib.import_module(f"edged.commands.{args._module}")
     try:
         return int(module.run(args) or 0)

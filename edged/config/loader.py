@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +42,13 @@ def format_loc(loc: Loc) -> str:
     return out or "(root)"
 
 
+_PATH_IN_MESSAGE = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\]|\.[A-Za-z_]\w*)*): (.*)$", re.S)
+
+
+def _parse_loc(path: str) -> Loc:
+    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[A-Za-z_]\w*|\d+", path))
+
+
 def _file_loc(loc: tuple[Any, ...], data: Any) -> Loc:
     """Drop the parts pydantic adds that are not keys in the file (union tags, validator names)."""
     out: list[str | int] = []
@@ -67,6 +75,9 @@ def _error_lines(exc: ValidationError, lines: dict[Loc, int], data: Any) -> list
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        if not loc and (named := _PATH_IN_MESSAGE.match(msg)):
+            # A cross-section check names the field itself: `cameras[0].detection.detector: ...`.
+            loc, msg = _parse_loc(named.group(1)), named.group(2)
         line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
         where = f" (line {line})" if line else ""
         result.append((line or 10**9, f"{format_loc(loc)}: {msg}{where}"))

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from edged.config.base import Strict
 from edged.config.camera import CameraConfig
-from edged.config.detectors import DetectorConfig
+from edged.config.detectors import DetectorConfig, YoloDarknetDetector
 from edged.config.doors import DoorsConfig
 from edged.config.gates import GatesConfig
 from edged.config.rules import RuleConfig
@@ -76,4 +76,21 @@ class SiteConfig(Strict):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{label}: duplicate id(s) {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _detectors_for_cameras(self) -> SiteConfig:
+        """Cameras name an existing detector; a site that needs one and lists none gets the default."""
+        names = {d.name for d in self.detectors}
+        needs_default = False
+        for i, cam in enumerate(self.cameras):
+            wanted = cam.detection.detector
+            detecting = cam.enabled and cam.thermal is None and bool(cam.zones or cam.lines)
+            if wanted not in (None, "motion") and wanted not in names:
+                raise ValueError(
+                    f"cameras[{i}].detection.detector: no detector named {wanted!r} in detectors"
+                )
+            needs_default |= detecting and wanted is None
+        if needs_default and not self.detectors:
+            self.detectors.append(YoloDarknetDetector())
         return self

@@ -95,3 +95,20 @@ def test_schema_command_prints_json_schema() -> None:
     proc = subprocess.run([sys.executable, "-m", "edged", "config", "schema"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert '"SiteConfig"' in proc.stdout or '"title": "SiteConfig"' in proc.stdout
+
+
+def test_cross_section_errors_name_the_field_and_line() -> None:
+    text = "site: {id: x}\ncameras:\n  - id: a\n    source: a.mp4\n    detection: {detector: nope}\n"
+    with pytest.raises(ConfigError) as info:
+        validate_text(text, SiteConfig)
+    assert info.value.lines == [
+        "cameras[0].detection.detector: no detector named 'nope' in detectors (line 5)"
+    ]
+
+
+def test_a_detecting_camera_gets_the_default_detector() -> None:
+    text = "site: {id: x}\ncameras:\n  - {id: a, source: a.mp4, lines: [{id: l, points: [[0, 0], [9, 9]]}]}\n"
+    cfg = validate_text(text, SiteConfig)
+    assert [(d.type, d.name) for d in cfg.detectors] == [("yolov3_tiny", "coco")]
+    plain = validate_text("site: {id: x}\ncameras:\n  - {id: a, source: a.mp4}\n", SiteConfig)
+    assert plain.detectors == []
