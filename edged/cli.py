@@ -30,6 +30,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("keys", "generate"), "keys_generate", "generate a CurveZMQ key pair"),
     (("credentials", "import"), "credentials_import", "import access credentials from CSV"),
     (("credentials", "export"), "credentials_export", "export access credentials to CSV"),
+    (("bench", "supervisor"), "bench_supervisor", "worker start, restart after kill -9 or a stall, stop"),
     (("bench", "pipeline"), "bench_pipeline", "camera + detector pipeline throughput"),
     (("bench", "falling"), "bench_falling", "falling-object analytic per-frame cost"),
     (("bench", "thermal"), "bench_thermal", "thermal screening throughput"),
