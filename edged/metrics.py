@@ -71,9 +71,6 @@ EVENTS_RECEIVED = Counter(
     "edged_bus_events_received_total", "Events received on a reliable channel.", ["sink", "result"]
 )
 COMMANDS = Counter("edged_bus_commands_total", "Commands by name and result.", ["command", "result"])
-TELEMETRY_DROPPED = Counter(
-    "edged_bus_telemetry_dropped_total", "Telemetry messages not sent (queue full).", ["worker"]
-)
 
 
 def multiproc_dir() -> Path | None:
