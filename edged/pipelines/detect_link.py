@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -41,6 +41,9 @@ class DetectLink(Protocol):
     def oldest_age(self) -> float:
         """Seconds the oldest request in flight has waited (0 when none): heartbeat progress."""
 
+    def waitable(self) -> Any:
+        """The zmq socket replies arrive on (the loop waits on it), or None."""
+
     def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
         """False when the frame is dropped at the source (no credit / detector unavailable)."""
 
@@ -66,6 +69,9 @@ class RemoteDetector:
 
     def oldest_age(self) -> float:
         return time.monotonic() - min(self._sent.values()) if self._sent else 0.0
+
+    def waitable(self) -> Any:
+        return self.client.socket
 
     def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
         boxes = [list(b) for b in rois] if rois else None
@@ -102,6 +108,9 @@ class MotionBlobs:
 
     def oldest_age(self) -> float:
         return 0.0  # answered synchronously
+
+    def waitable(self) -> Any:
+        return None
 
     def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
         boxes = self.motion.update(ref.image)

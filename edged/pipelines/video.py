@@ -31,6 +31,7 @@ from edged.pipelines.motion import MotionDetector
 from edged.pipelines.ring import FrameRing
 from edged.pipelines.snapshots import SnapshotStore
 from edged.pipelines.tracker import Detection, Tracker
+from edged.pipelines.wakeup import Wakeup
 
 ROI_PAD_PX = 24
 FULL_FRAME_ABOVE = 0.6  # a motion region covering more than this fraction: send the whole frame
@@ -95,7 +96,8 @@ class CameraPipeline:
         self.masks: list[Polygon] = []
         self.scale = 1.0
         self._lock = threading.Lock()
-        self._ready = threading.Condition(self._lock)
+        self._wakeup = Wakeup()
+        self._wakeup.watch(link.waitable() if link is not None else None)
         self._offered: _Offered | None = None
         self._next_due = -1e18
         self._pending: dict[int, FrameRef] = {}
@@ -147,7 +149,7 @@ class CameraPipeline:
             if old is not None and (old.detect_due or self.frame_analytics):
                 self._skip("behind")  # a frame that was wanted is replaced before the loop took it
             self._offered = _Offered(image, t, wall, index, slot, seq, detect_due)
-            self._ready.notify()
+        self._wakeup.poke()
 
     # -- loop ----------------------------------------------------------------------------
 
@@ -166,16 +168,21 @@ class CameraPipeline:
             self.cam.zones, self.cam.lines, self.scale, self.cam.tracking.anchor
         )
 
-    def step(self, timeout_s: float = 0.05) -> None:
+    def _take(self) -> _Offered | None:
         with self._lock:
-            if self._offered is None and not (self.link and self.link.in_flight):
-                self._ready.wait(timeout_s)
             offered, self._offered = self._offered, None
+        return offered
+
+    def step(self, timeout_s: float = 0.05) -> None:
+        """Handle the offered frame and any detector replies; wait up to `timeout_s` for either."""
+        offered = self._take()
+        if offered is None and timeout_s > 0:
+            self._wakeup.wait(timeout_s)
+            offered = self._take()
         if offered is not None:
             self._frame(offered)
         if self.link is not None:
-            wait = timeout_s if offered is None and self.link.in_flight else 0.0
-            for res in self.link.poll(wait):
+            for res in self.link.poll(0.0):
                 self._result(res.seq, res.detections, res.reason)
         m.QUEUE_DEPTH.labels(camera=self.cam.id).set(
             (self.link.in_flight if self.link else 0) + (1 if self._offered is not None else 0)
@@ -307,6 +314,7 @@ class CameraPipeline:
             self.step(0.05)
 
     def close(self) -> None:
+        self._wakeup.close()
         for analytic in self.frame_analytics:
             try:
                 self._emit_all(analytic.close(), time.time())
