@@ -37,6 +37,8 @@ lint: install
 	$(BIN)/ruff check edged tests
 	$(BIN)/ruff format --check edged tests
 	$(BIN)/mypy edged
+	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/shellcheck deploy/install.sh .ci/run .ci/install-apt-packages.sh
 
 format: install
 	$(BIN)/ruff check --fix edged tests
