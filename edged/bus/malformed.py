@@ -1,8 +1,12 @@
-"""Drop, count and log (once per interval) what arrives malformed on a socket."""
+"""Count every drop; log it at most once per interval (with how many since), never per message.
+
+A flood of bad input must not become a flood of log lines, and no drop may go uncounted.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any, Protocol
 
 import structlog
 
@@ -11,10 +15,15 @@ from edged import metrics
 _log = structlog.get_logger("edged.bus")
 
 
-class MalformedCounter:
-    def __init__(self, socket: str, log_interval_s: float = 60.0) -> None:
-        self.socket = socket
-        self._counter = metrics.BUS_MALFORMED.labels(socket=socket)
+class _Inc(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class DropCounter:
+    def __init__(self, counter: _Inc, message: str, log_interval_s: float = 60.0, **context: Any) -> None:
+        self._counter = counter
+        self._message = message
+        self._context = context
         self._interval = log_interval_s
         self._last_log = -float("inf")
         self._since_log = 0
@@ -25,9 +34,19 @@ class MalformedCounter:
         now = time.monotonic()
         if now - self._last_log >= self._interval:
             _log.warning(
-                "malformed message dropped",
-                socket=self.socket,
-                reason=str(reason),
-                dropped_since_last_log=self._since_log,
+                self._message, reason=str(reason), dropped_since_last_log=self._since_log, **self._context
             )
             self._last_log, self._since_log = now, 0
+
+
+class MalformedCounter(DropCounter):
+    """`edged_bus_malformed_messages_total{socket}` for what arrives malformed on a socket."""
+
+    def __init__(self, socket: str, log_interval_s: float = 60.0) -> None:
+        super().__init__(
+            metrics.BUS_MALFORMED.labels(socket=socket),
+            "malformed message dropped",
+            log_interval_s,
+            socket=socket,
+        )
+        self.socket = socket

@@ -25,7 +25,7 @@ import zmq
 
 from edged import metrics
 from edged.bus.envelope import MalformedMessage, pack, unpack
-from edged.bus.malformed import MalformedCounter
+from edged.bus.malformed import DropCounter, MalformedCounter
 from edged.bus.sockets import make_socket
 from edged.events import Event, InvalidEvent, validate_event
 
@@ -61,7 +61,12 @@ class EventSender:
         self._malformed = MalformedCounter(f"events-{sink}-acks")
         self._m_unacked = metrics.EVENTS_UNACKED.labels(worker=worker, sink=sink)
         self._m_resent = metrics.EVENTS_RESENT.labels(worker=worker, sink=sink)
-        self._m_full = metrics.EVENTS_DROPPED.labels(worker=worker, sink=sink, reason="backlog_full")
+        self._full = DropCounter(
+            metrics.EVENTS_DROPPED.labels(worker=worker, sink=sink, reason="backlog_full"),
+            "event backlog full: event dropped",
+            sink=sink,
+            max_unacked=max_unacked,
+        )
         self._thread = threading.Thread(target=self._run, name=f"events->{sink}", daemon=True)
         self._thread.start()
 
@@ -132,8 +137,7 @@ class EventSender:
                 break
             with self._lock:
                 if len(self._unacked) >= self._max_unacked:
-                    self._m_full.inc()
-                    _log.error("event backlog full, event dropped", sink=self.sink, type=event.get("type"))
+                    self._full.drop(event.get("type"))
                     continue
                 self._unacked[event["id"]] = (event, 0.0)
             fresh.append(event)

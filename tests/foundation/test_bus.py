@@ -232,3 +232,17 @@ def test_envelope_rejects_other_versions_and_kinds() -> None:
         unpack(pack("ack", {}), ("events",))
     with pytest.raises(MalformedMessage):
         unpack(msgpack.packb({"v": 2, "k": "ack", "b": {}}))
+
+
+def test_a_full_backlog_drops_are_counted_not_silent(endpoints: Endpoints, zctx) -> None:
+    labels = {"worker": "producer", "sink": "nobody", "reason": "backlog_full"}
+    before = REGISTRY.get_sample_value("edged_bus_events_dropped_total", labels) or 0.0
+    sender = EventSender(zctx, endpoints.events("nobody"), "nobody", "producer", max_unacked=5)
+    for i in range(20):
+        sender.send(new_event("test", "producer", {"i": i}))
+    deadline = time.monotonic() + 5
+    while sender.pending > 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sender.pending == 5
+    assert (REGISTRY.get_sample_value("edged_bus_events_dropped_total", labels) or 0.0) - before == 15
+    sender.close()
