@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from support.daemon import Daemon, wait_for
 
 FAST = {"stall_timeout_s": 2.0, "restart_budget": 3, "restart_window_s": 60.0, "failed_retry_s": 60.0}
@@ -127,3 +128,29 @@ def test_fork_server_death_brings_workers_back(tmp_path: Path) -> None:
         new = d.wait_running("rules", timeout_s=20, not_pid=old["pid"])
         assert new["restarts"] >= 1
         assert _forkserver_pid(d.proc.pid) not in (None, fork_server)
+
+
+def test_reload_applies_a_valid_config_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    import yaml
+    import zmq
+
+    from edged.bus.commands import CommandClient, CommandError
+    from edged.bus.endpoints import Endpoints
+
+    with Daemon(tmp_path, {"supervisor": FAST}) as d:
+        before = {w["worker"]: w["pid"] for w in d.wait_ready()["workers"]}
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        control = CommandClient(ctx, Endpoints(d.run_dir).control)
+        try:
+            good = dict(d.site, rules=[{"id": "r1", "when_type": "x", "then": [{"action": "raise"}]}])
+            d.config_path.write_text(yaml.safe_dump(good))
+            assert control.call("reload", timeout_s=30) == {"workers": 2}
+            after = {w["worker"]: w["pid"] for w in d.wait_ready()["workers"]}
+            assert after.keys() == before.keys() and not set(after.values()) & set(before.values())
+            d.config_path.write_text(yaml.safe_dump(dict(d.site, supervisor={"stall_timeout_s": -1})))
+            with pytest.raises(CommandError, match=r"supervisor\.stall_timeout_s"):
+                control.call("reload", timeout_s=30)
+            assert {w["worker"]: w["pid"] for w in d.status()["workers"]} == after
+        finally:
+            control.close()
+            ctx.term()
