@@ -8,6 +8,7 @@ capping the output size.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,8 +112,16 @@ def decode_events(data: bytes, codec: str, max_raw: int = MAX_BATCH_RAW_BYTES) -
     return events
 
 
+_local = threading.local()
+
+
 def encode_event(event: dict[str, Any]) -> bytes:
-    return msgpack.packb(event, use_bin_type=True)
+    """msgpack with a per-thread Packer (half the cost of `packb`, which builds one per call)."""
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True)
+    out: bytes = packer.pack(event)
+    return out
 
 
 def decode_event(body: bytes) -> dict[str, Any]:
