@@ -24,6 +24,9 @@ class BlackbodyConfig(Strict):
     max_jump_c: float = Field(0.3, gt=0, description="ROI mean off the smoothed value by more: lost/moved")
     plausible_c: float = Field(5.0, gt=0, description="ROI further than this from the set point: missing")
     relock_s: float = Field(1.0, gt=0, le=30, description="stable this long before screening resumes")
+    max_drift_c_per_min: float = Field(
+        1.0, gt=0, description="reference moving faster than any camera drifts: the blackbody is failing"
+    )
     max_age_s: float = Field(
         5.0, gt=0, le=60, description="no good blackbody reading this long: uncalibrated"
     )

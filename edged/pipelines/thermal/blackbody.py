@@ -129,7 +129,8 @@ class BlackbodyMonitor:
             self._refs.append((t, self.ref))
         while self._refs and self._refs[0][0] < t - 10.0:
             self._refs.popleft()
-        return abs(self.ref - self._refs[0][1]) > self.cfg.max_std_c
+        span = t - self._refs[0][0]
+        return span >= 5.0 and abs(self.ref - self._refs[0][1]) > self.cfg.max_drift_c_per_min * span / 60
 
     def _lose(self, t: float, reason: str, mean: float, spatial: float) -> BlackbodyReading:
         if self.state == LOCKED:

@@ -97,13 +97,18 @@ class Decider:
         glasses = sum("glasses" in r.flags for r in readings) > len(readings) / 2
         return self.cfg.skin_offset_c + (self.cfg.glasses_extra_offset_c if glasses else 0.0)
 
-    def usable(self, tr: Track) -> tuple[list[FrameReading], bool] | None:
-        """The readings a decision rests on and whether they were calibrated; None: too few."""
+    def usable(self, tr: Track, calibrated_now: bool, force: bool) -> tuple[list[FrameReading], bool] | None:
+        """The readings a decision rests on and whether they were calibrated; None: not yet.
+
+        While the blackbody is locked only calibrated frames count (a track seen partly before
+        the lock waits for them); an uncalibrated decision happens only while it is not locked,
+        or when the person leaves without enough calibrated frames.
+        """
         valid = tr.valid_readings()
         good = [r for r in valid if "uncalibrated" not in r.flags]
         if len(good) >= self.cfg.min_frames:
             return good, True
-        if len(valid) >= self.cfg.min_frames:
+        if len(valid) >= self.cfg.min_frames and (force or not calibrated_now):
             return valid, False
         return None
 
@@ -116,13 +121,15 @@ class Decider:
         cfg = self.cfg
         if tr.alarmed:
             return None
-        usable = self.usable(tr)
+        usable = self.usable(tr, calibrated, force)
         if usable is None:
             return None
         valid, calibrated = usable
         skin = self.estimate(valid)
-        body = skin + self.offset(valid)
+        # compared at the 0.01 °C display resolution: "≥ 37.3" means what the screen shows
+        body = round(skin + self.offset(valid), 2)
         limit, mode = self.threshold(calibrated)
+        limit = None if limit is None else round(limit, 2)
         t_first = valid[0].t
         flags = sorted({f for r in valid for f in r.flags})
         if not tr.decided:
@@ -134,7 +141,7 @@ class Decider:
             if t - t_first < wait_s - 1e-6 and not force:
                 return None
             tr.decided = True
-            alarm = limit is not None and body >= limit - 1e-9
+            alarm = limit is not None and body >= limit
             if borderline:
                 flags.append("pre_alarm")
             if alarm and self._same_as_alarmed(tr, skin, t):
@@ -151,7 +158,7 @@ class Decider:
             )
             tr.reading.t_box = tr.t_last
             return tr.reading
-        if tr.suppressed or limit is None or body < limit + cfg.hysteresis_c:
+        if tr.suppressed or limit is None or body < round(limit + cfg.hysteresis_c, 2):
             return None
         tr.alarmed = True
         late = Reading(
@@ -161,7 +168,7 @@ class Decider:
         return late
 
     def track_ended(self, tr: Track) -> None:
-        usable = self.usable(tr)
+        usable = self.usable(tr, True, True)
         skin = self.estimate(usable[0]) if usable else None
         if tr.reading is not None and usable and skin is not None:  # the final, best-resolved reading
             tr.reading.final_skin_c = skin
