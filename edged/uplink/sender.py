@@ -93,7 +93,11 @@ class Sender:
                 for s in self.link.poll_sockets():
                     poller.register(s, zmq.POLLIN)
                 poller.poll(poller_timeout_ms)
-                self.step(time.monotonic())
+                try:
+                    self.step(time.monotonic())
+                except Exception as exc:  # never let delivery stop: start over on a fresh socket
+                    log.exception("uplink_sender_error", error=str(exc))
+                    self._lost(time.monotonic(), "error")
         finally:
             self.link.close(time.monotonic(), failed=False)
             self.reader.close()

@@ -3,13 +3,14 @@
 The directory is re-read whenever it changes (checked on every handshake: a stat per file),
 so adding a box takes effect on its next connection and removing its key file refuses it
 from its next connection on, without a restart. The reply's User-Id is the box's public key;
-the receiver maps it to the site on every message, so a revoked box's remaining messages
-on an old connection are refused as well.
+the receiver maps it to the site on every message (re-checking the directory at most once a
+second), so a revoked box's remaining messages on an old connection are refused as well.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class AllowList:
         self._sig: tuple[tuple[str, int, int], ...] | None = None
         self._keys: dict[bytes, str] = {}
         self.ever_allowed: set[bytes] = set()
+        self._checked = -1e9
 
     def _signature(self) -> tuple[tuple[str, int, int], ...]:
         folder = self.keys_dir / ALLOWED_DIR
@@ -44,16 +46,21 @@ class AllowList:
             sig.append((e.name, st.st_mtime_ns, st.st_size))
         return tuple(sorted(sig))
 
-    def current(self) -> dict[bytes, str]:
-        sig = self._signature()
-        if sig != self._sig:
-            self._keys = read_allow_list(self.keys_dir)
-            self.ever_allowed |= set(self._keys)
-            self._sig = sig
+    def current(self, max_age_s: float = 0.0) -> dict[bytes, str]:
+        """The allow-list, re-read if the directory changed (checked if older than `max_age_s`)."""
+        now = time.monotonic()
+        if now - self._checked >= max_age_s:
+            self._checked = now
+            sig = self._signature()
+            if sig != self._sig:
+                self._keys = read_allow_list(self.keys_dir)
+                self.ever_allowed |= set(self._keys)
+                self._sig = sig
         return self._keys
 
     def site_of(self, key: bytes) -> str | None:
-        return self.current().get(key)
+        """Per message: at most one directory check a second (a handshake always checks)."""
+        return self.current(max_age_s=1.0).get(key)
 
 
 class ZapHandler:
