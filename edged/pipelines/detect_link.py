@@ -123,3 +123,43 @@ class MotionBlobs:
 
     def close(self) -> None:
         self._ready = []
+
+
+class LocalDetector:
+    """The detector in this process, answered synchronously: offline runs (`run_file`) and evaluation.
+
+    Same regions, letterbox, model and NMS as the detector worker (edged.detection.detector).
+    """
+
+    def __init__(self, detector: object) -> None:
+        from edged.detection.detector import Detector
+
+        assert isinstance(detector, Detector)
+        self.detector = detector
+        self._ready: list[LinkResult] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._ready)
+
+    def oldest_age(self) -> float:
+        return 0.0
+
+    def waitable(self) -> Any:
+        return None
+
+    def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
+        from edged.detection.detector import region_jobs
+
+        jobs = region_jobs(ref.image, [list(b) for b in rois] if rois else None)
+        self.detector.run(jobs)
+        found = self.detector.merge([j.detections for j in jobs])
+        self._ready.append(LinkResult(ref.seq, [Detection(d.box, float(d.score), d.label) for d in found]))
+        return True
+
+    def poll(self, timeout_s: float) -> list[LinkResult]:
+        out, self._ready = self._ready, []
+        return out
+
+    def close(self) -> None:
+        self._ready = []

@@ -65,7 +65,7 @@ def bench_site(
                         "inertia_frames": 3,
                     }
                 ],
-                "lines": [{"id": "midline", "points": [[320, 360], [320, 0]], "classes": ["person"]}],
+                "lines": [{"id": "kerb", "points": [[480, 360], [480, 0]], "classes": ["person", "bicycle"]}],
                 "snapshots": {"max_files": 50},
             }
         )
