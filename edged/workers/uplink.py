@@ -8,6 +8,7 @@ producers keep the events and resend, and the failure is counted.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
@@ -21,7 +22,7 @@ from edged.workers.runtime import WorkerContext
 
 def config_path(ctx: WorkerContext) -> Path | None:
     """The site config file this worker was started with (`--config PATH`)."""
-    explicit = getattr(ctx, "config_path", None)
+    explicit = getattr(ctx, "config_path", None) or os.environ.get("EDGED_CONFIG")
     if explicit:
         return Path(explicit)
     argv = sys.argv
