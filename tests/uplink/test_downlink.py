@@ -159,3 +159,33 @@ def test_corrupt_outbox_at_start_alarm_then_events_and_files(tmp_path: Path) -> 
     finally:
         box.close()
         receiver.stop()
+
+
+def test_config_push_on_the_real_daemon_reloads_it(tmp_path: Path) -> None:
+    """`edged run` (supervisor, fork server, rules, uplink): a bad push changes nothing; a good
+    one is written and the supervisor restarts the workers on it."""
+    from support.daemon import Daemon
+
+    k = make_keys(tmp_path, site="test-site")
+    receiver = ReceiverProc(tmp_path, k.dir).start()
+    up = {
+        "server": receiver.endpoint,
+        "server_public_key": k.server.public.decode(),
+        "key_file": str(k.box_file),
+    }
+    try:
+        (tmp_path / "box").mkdir()
+        with Daemon(tmp_path / "box", {"uplink": up}) as daemon:
+            first = daemon.wait_running("uplink", 60)
+            original = daemon.config_path.read_bytes()
+            bad = dict(daemon.site, uplink={**up, "window": 0})
+            result = receiver.command("test-site", "config.push", {"text": yaml.safe_dump(bad)}, 40)
+            assert result["ok"] is False and result["errors"][0].startswith("uplink.window: ")
+            assert daemon.config_path.read_bytes() == original
+            good = yaml.safe_dump(dict(daemon.site, logging={"level": "debug", "format": "json"}))
+            result = receiver.command("test-site", "config.push", {"text": good}, 40)
+            assert result["ok"] is True and result["result"]["written"] == str(daemon.config_path.resolve())
+            assert daemon.config_path.read_text() == good
+            daemon.wait_running("uplink", 60, not_pid=first["pid"])  # reloaded: a new uplink process
+    finally:
+        receiver.stop()
