@@ -3,8 +3,9 @@
 Everything real: the SQLite outbox on disk (WAL, synchronous=FULL), the sender, CurveZMQ over
 loopback TCP, and `edged receiver` in its own process committing to its own SQLite file.
 
-1. ingest: producer threads append batches of 100 events (as the bus hands them over) and
-   wait for each commit; events/s over the whole run.
+1. ingest: producer threads append batches (`--batch`, default 500: the most the bus's
+   receiver hands the worker's handler at once) and wait for each commit; events/s over the
+   whole run.
 2. drain: an outbox holding a 24 h backlog at 5 events/s (432,000 events) is emptied into the
    receiver; seconds from the sender's start to the last server ack.
 3. online: events are created and appended at a steady rate while the link is up; p99 of
@@ -55,17 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--ingest-events", type=int, default=100_000)
     parser.add_argument("--producers", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=500, help="events per append (per bus handler call)")
     parser.add_argument("--drain-events", type=int, default=432_000)
     parser.add_argument("--online-s", type=float, default=10.0)
     parser.add_argument("--online-rate", type=float, default=200.0, help="events/s while measuring latency")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temp dir (removed afterwards)")
 
 
-def bench_ingest(path: Path, n: int, producers: int, rng: random.Random) -> tuple[float, float]:
+def bench_ingest(
+    path: Path, n: int, producers: int, rng: random.Random, batch: int = 500
+) -> tuple[float, float]:
     """Returns (events/s, p99 seconds a producer waited for its commit)."""
     events = [_event(rng, i) for i in range(n)]
     ob = Outbox(path)
-    batch = 100
     waits: list[float] = []
     t0 = time.perf_counter()
 
@@ -174,7 +177,9 @@ def run(args: argparse.Namespace) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="edged-bench-uplink-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        ingest, append_p99 = bench_ingest(work / "ingest.db", args.ingest_events, args.producers, rng)
+        ingest, append_p99 = bench_ingest(
+            work / "ingest.db", args.ingest_events, args.producers, rng, args.batch
+        )
         link = bench_link(work, args.drain_events, args.online_s, args.online_rate, rng)
     finally:
         if args.workdir is None:
@@ -189,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(f"ingest into the outbox: {result['ingest_events_per_s']:.0f} events/s (target >= 20000)")
-        print(f"  a producer's batch of 100 waited for its commit: p99 {append_p99 * 1000:.1f} ms")
+        print(f"  a batch of {args.batch} waited for its commit: p99 {append_p99 * 1000:.1f} ms")
         print(f"drain {args.drain_events} events: {result['drain_s']:.1f} s (target < 60 s)")
         print(f"online p99 created -> server ack: {result['online_p99_s'] * 1000:.0f} ms (target < 1 s)")
         print(f"(cpus: {os.cpu_count()}, online events measured: {link['online_events']})")
