@@ -9,6 +9,7 @@ visible -> thermal pixels). Loaded with ``allow_pickle=False``: an npz never run
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,22 +24,10 @@ class NpzSource:
     def __init__(self, path: str | Path, *, pace: bool = False, loop: bool = False) -> None:
         self.path = Path(path)
         try:
-            data = np.load(self.path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+            self._load()
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:  # object arrays: allow_pickle=False refuses
             raise SourceError(f"{self.path}: cannot read npz: {exc}") from exc
-        with data:
-            if "frames" not in data or "ts" not in data:
-                raise SourceError(f"{self.path}: npz needs `frames` and `ts`")
-            self.frames = np.asarray(data["frames"])
-            self.ts = np.asarray(data["ts"], dtype=np.float64)
-            n = len(self.frames)
-            self.gain = _per_frame(data, "gain", n, 0.01)
-            self.offset = _per_frame(data, "offset", n, 0.0)
-            self.ffc = np.asarray(data["ffc"], dtype=bool) if "ffc" in data else None
-            self.visible = np.asarray(data["visible"]) if "visible" in data else None
-            self.homography = (
-                np.asarray(data["homography"], dtype=np.float64) if "homography" in data else None
-            )
+        n = len(self.frames)
         if self.frames.ndim != 3 or self.frames.dtype != np.uint16:
             raise SourceError(
                 f"{self.path}: `frames` must be uint16 T x H x W, got {self.frames.dtype} {self.frames.shape}"
@@ -54,6 +43,21 @@ class NpzSource:
         self._t0_wall: float | None = None
         period = float(np.median(np.diff(self.ts))) if n > 1 else 0.1
         self._lap_s = float(self.ts[-1] - self.ts[0]) + period if n else 0.0
+
+    def _load(self) -> None:
+        with np.load(self.path, allow_pickle=False) as data:
+            if "frames" not in data or "ts" not in data:
+                raise SourceError(f"{self.path}: npz needs `frames` and `ts`")
+            self.frames = np.asarray(data["frames"])
+            self.ts = np.asarray(data["ts"], dtype=np.float64)
+            n = len(self.frames)
+            self.gain = _per_frame(data, "gain", n, 0.01)
+            self.offset = _per_frame(data, "offset", n, 0.0)
+            self.ffc = np.asarray(data["ffc"], dtype=bool) if "ffc" in data else None
+            self.visible = np.asarray(data["visible"]) if "visible" in data else None
+            self.homography = (
+                np.asarray(data["homography"], dtype=np.float64) if "homography" in data else None
+            )
 
     def __len__(self) -> int:
         return len(self.frames)

@@ -21,7 +21,7 @@ from edged.config.camera import CameraConfig
 from edged.config.thermal import ThermalConfig
 from edged.events import Event, Priority, new_event
 from edged.pipelines.thermal import metrics as m
-from edged.pipelines.thermal.blackbody import LOCKED, BlackbodyMonitor
+from edged.pipelines.thermal.blackbody import ACQUIRING, LOCKED, BlackbodyMonitor
 from edged.pipelines.thermal.decisions import Decider, Reading
 from edged.pipelines.thermal.evidence import write_crops
 from edged.pipelines.thermal.faces import Face, FaceFinder, _iou
@@ -92,7 +92,7 @@ class ThermalScreening:
             self.blackbody.shutter()
         if reason is not None:
             self._skip(reason)
-            calibrated_now = self._state in (LOCKED, "no_blackbody")
+            calibrated_now = self._state in (LOCKED, ACQUIRING, "no_blackbody")
             if self.blackbody is not None and (bb_age := self.blackbody.age_check(frame.t)) is not None:
                 events += self._calibration(bb_age.state, bb_age.reason, frame)
             for track in self.tracker.tracks:  # never hold a decision over a blind spell
@@ -128,7 +128,8 @@ class ThermalScreening:
             reading = self._measure(corrected, smooth, sigma, face, hot, ambiguous, calibrated, frame.t)
             track.readings.append(reading)
             track.evidence = (corrected, frame.visible, frame.homography)
-            decision = self.decider.evaluate(track, frame.t, calibrated)
+            # while the first lock is being acquired, decisions wait for it (unless people leave)
+            decision = self.decider.evaluate(track, frame.t, calibrated or self._state == ACQUIRING)
             if decision is not None:
                 events += self._decided(decision, track, frame.wall)
         events += self._end_tracks(ended, frame.t, frame.wall)
