@@ -102,7 +102,7 @@ def _in_bb_event(p: dict[str, Any], truth: dict[str, Any]) -> bool:
 
 
 def score(results: list[ClipResult]) -> dict[str, Any]:
-    errors, body_errors, latencies, delays = [], [], [], []
+    errors, final_errors, body_errors, latencies, delays = [], [], [], [], []
     febrile = febrile_hit = afebrile = afebrile_clear = 0
     alarms_total = duplicates = false_person = object_alarms = glasses_missed = 0
     undecided = 0
@@ -123,6 +123,8 @@ def score(results: list[ClipResult]) -> dict[str, Any]:
             outage = _in_bb_event(p, res.truth)
             if first.mode == "site_offset" and not p["glasses"] and p["cup"] != "face" and not outage:
                 errors.append(first.skin_c - p["skin_c"])
+                if first.final_skin_c is not None:
+                    final_errors.append(first.final_skin_c - p["skin_c"])
                 body_errors.append(first.body_c - p["core_c"])
             if outage:
                 continue
@@ -143,6 +145,9 @@ def score(results: list[ClipResult]) -> dict[str, Any]:
         "skin_error_within_0.1_c": round(float(np.mean(err <= 0.1)), 4),
         "skin_error_p95_c": round(float(np.percentile(err, 95)), 4),
         "skin_error_mean_c": round(float(np.mean(errors)), 4) if errors else None,
+        "final_skin_error_within_0.1_c": (
+            round(float(np.mean(np.abs(final_errors) <= 0.1)), 4) if final_errors else None
+        ),
         "body_error_p95_c": round(float(np.percentile(np.abs(body_errors), 95)), 4) if body_errors else None,
         "sensitivity": round(febrile_hit / febrile, 4) if febrile else None,
         "febrile_people": febrile,

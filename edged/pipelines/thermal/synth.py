@@ -60,7 +60,11 @@ def make_person(
 
 
 def plan_scene(
-    kind: str, rng: np.random.Generator, duration_s: float = 16.0, cam: Camera | None = None
+    kind: str,
+    rng: np.random.Generator,
+    duration_s: float = 16.0,
+    cam: Camera | None = None,
+    camera_overrides: dict[str, Any] | None = None,
 ) -> Scene:
     cam = cam or Camera(
         offset0_c=float(rng.uniform(-1.5, 1.5)),
@@ -68,8 +72,11 @@ def plan_scene(
         gain_error=float(rng.uniform(-0.01, 0.01)),
         ffc_period_s=float(rng.uniform(8, 14)),
     )
+    for key, value in (camera_overrides or {}).items():
+        setattr(cam, key, type(getattr(cam, key))(value))
     people: list[Person] = []
     scene = Scene(cam, duration_s, people, ambient_c=float(rng.uniform(20.0, 27.0)))
+    scene.bb_box = (cam.width - 34, 10, 22, 22)  # top right, whatever the resolution
     if kind == "crossing":
         fever_first = bool(rng.random() < 0.5)
         cores = [float(rng.uniform(37.8, 39.0)), float(rng.uniform(36.3, 36.9))]
@@ -193,12 +200,17 @@ def write_clip(out_dir: Path, name: str, scene: Scene, rng: np.random.Generator)
 
 
 def write_suite(
-    out_dir: Path, clips: int, kind: str = "mixed", seed: int = 0, duration_s: float = 16.0
+    out_dir: Path,
+    clips: int,
+    kind: str = "mixed",
+    seed: int = 0,
+    duration_s: float = 16.0,
+    camera_overrides: dict[str, Any] | None = None,
 ) -> list[Path]:
     rng = np.random.default_rng(seed)
     paths = []
     for i in range(clips):
         k = KINDS[i % len(KINDS)] if kind == "mixed" else kind
-        scene = plan_scene(k, rng, duration_s)
+        scene = plan_scene(k, rng, duration_s, camera_overrides=camera_overrides)
         paths.append(write_clip(out_dir, f"clip{i:03d}-{k}", scene, rng))
     return paths
