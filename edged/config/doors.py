@@ -136,6 +136,16 @@ class OsdpConfig(Strict):
     offline_cycle_s: float = Field(
         10.0, ge=5, le=30, description="disable/enable an offline reader this often"
     )
+    sc_grace_s: float = Field(
+        2.0,
+        ge=0.5,
+        le=60,
+        description="a reader whose secure-channel handshake is rejected is sc_failed only if no "
+        "secure session comes up for this long (a handshake in progress or late never counts)",
+    )
+    sc_attempts: int = Field(
+        2, ge=1, le=10, description="rejected handshakes (reader answered, key check failed) before sc_failed"
+    )
     lib_log_level: Literal["debug", "info", "warning", "error", "critical"] = "error"
     bus_fault_debounce_s: float = Field(
         2.0, ge=0, le=30, description="group reader losses into one bus_fault"

@@ -1,10 +1,18 @@
 """One RS-485 bus: a libosdp ControlPanel refreshed from the caller's own 1–2 ms loop.
 
 `poll(now)` refreshes the panel once, takes the events libosdp delivered during that refresh
-(our callback replaces the binding's unbounded per-PD queues), and turns status bitmasks into
-reader transitions. The secure channel is never given up silently: a reader that answers but
-has no secure channel is `sc_failed`, and its card reads are dropped. libosdp parks an offline
-reader for 300 s, so offline readers are disabled and re-enabled every `offline_cycle_s`.
+(our callback replaces the binding's unbounded per-PD queues), and turns the library's status
+bitmasks and notifications into reader transitions.
+
+Secure channel (libosdp runs it with ENFORCE_SECURE): a reader is online only with SC up. The
+channel's `ReplyGate` shows us each command libosdp sends and what the reader answered, so
+when libosdp drops a reader we know why: right after the reader's cryptogram (osdp_CCRYPT,
+which libosdp checks against the key) or its capabilities (no SC support) it is a *rejection*
+— a key problem; a drop after a timeout, a NAK or a retried exchange on a loaded bus is not. `sc_failed` needs `sc_attempts`
+rejections (with no secure session between them) over at least `sc_grace_s`; a handshake in
+progress, or one that times out on a loaded box, never raises it. libosdp parks a dropped
+reader for 300 s; we re-enable it soon (0.5 s, then backing off to `offline_cycle_s`), but
+never touch one the library is still working on.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from edged.access.cards import wiegand_number
 from edged.config.doors import BusConfig, OsdpConfig
 from edged.drivers import osdp_metrics as m
 from edged.drivers.osdp_channel import BusChannel, open_channel
-from edged.drivers.osdp_frames import FrameChecker
+from edged.drivers.osdp_frames import Frame, ReplyGate
 from edged.drivers.osdp_keys import KeyRing
 
 _log = structlog.get_logger("edged.doors.osdp")
@@ -34,9 +42,13 @@ LOG_LEVELS = {
     "error": osdp.LogLevel.Error,
     "critical": osdp.LogLevel.Critical,
 }
-STARTUP_GRACE_S = 10.0  # a reader not online this long after start is reported offline
-PLAIN_GRACE_S = 2.0  # online without a secure channel this long: sc_failed
-REPLY_RECENT_S = 1.5  # went offline this soon after answering: a key problem, not silence
+# The reader's own answers that libosdp judges the key (or SC support) on: osdp_CHLNG answered
+# with osdp_CCRYPT (its cryptogram), osdp_CAP answered with osdp_PDCAP (SC capability).
+REJECTABLE = frozenset({(0x76, 0x76), (0x62, 0x46)})
+STARTUP_GRACE_S = 10.0  # a reader not online this long after the first refresh is reported offline
+FIRST_RETRY_S = 0.5  # re-enable a dropped reader this soon, then back off to offline_cycle_s
+STUCK_S = 30.0  # not online and no command sent to it this long: the library parked it unseen
+HOUSEKEEPING_S = 0.1  # reader timers run this often (and at once when the library's state moves)
 REOPEN_S = 2.0
 
 
@@ -57,11 +69,17 @@ class _Reader:
     index: int
     state: str = "starting"  # starting | online | offline | sc_failed
     since: float = 0.0
-    last_cycle: float = 0.0
+    parked: bool = False  # libosdp dropped it and waits for us (its own retry is 300 s away)
+    retry_at: float = 0.0
+    retries: int = 0
     pending_enable: bool = False
-    cycles: int = 0
-    plain_since: float | None = None
+    last_cmd: int = -1  # last command libosdp sent to it ...
+    answered: int = -1  # ... and the reader's reply code (-1: not answered)
     last_reply: float = -1e9
+    last_tx: float = 0.0
+    rejections: int = 0  # handshakes rejected on the reader's own answer, in a row
+    first_rejection: float = 0.0
+    plain_since: float | None = None
     outputs: deque[float] = field(default_factory=deque)
 
 
@@ -86,10 +104,10 @@ class OsdpBus:
             raise ValueError(f"bus {cfg.id}: {len(addresses)} readers, at most {min(cfg.max_readers, 32)}")
         self.cfg, self.osdp_cfg = cfg, osdp_cfg
         self.id = cfg.id
-        self._checker = FrameChecker(self._on_frame, self._on_malformed)
-        self.channel: BusChannel = open_channel(cfg.port, cfg.baud, self._checker.feed)
+        self._gate = ReplyGate(self._on_command, self._on_received, self._on_malformed)
+        self.channel: BusChannel = open_channel(cfg.port, cfg.baud, self._gate.received, self._gate.sent)
         self._now = time.monotonic()
-        self.readers = {a: _Reader(a, i, since=self._now) for i, a in enumerate(addresses)}
+        self.readers = {a: _Reader(a, i, since=self._now, last_tx=self._now) for i, a in enumerate(addresses)}
         self._by_index = {r.index: r for r in self.readers.values()}
         flags = [osdp.LibFlag.EnableNotification]
         if cfg.secure:
@@ -111,18 +129,27 @@ class OsdpBus:
         self.rtt_samples: deque[float] = deque(maxlen=20000)  # for `edged bench doors`
         self._down_reported = False
         self._last_reopen = self._now
-        self._status = 0
-        self._sc = 0
-        self.started = self._now
+        self._status = -1
+        self._sc = -1
+        self._next_housekeeping = 0.0
+        self.started: float | None = None  # the first refresh (the worker's loop may start late)
         if not self.channel.up:
             _log.warning("bus channel not open", bus=self.id, port=cfg.port, reason=self.channel.down_reason)
 
     # --- wire taps (called inside refresh) ---------------------------------------------------
-    def _on_frame(self, addr: int, code: int) -> None:
-        if addr & 0x80:
-            r = self.readers.get(addr & 0x7F)
-            if r is not None:
-                r.last_reply = self._now
+    def _on_command(self, f: Frame) -> None:
+        r = self.readers.get(f.address)
+        if r is not None:
+            r.last_cmd, r.answered, r.last_tx = f.code, -1, self._now
+
+    def _on_received(self, f: Frame, taken: bool) -> None:
+        r = self.readers.get(f.address) if f.is_reply else None
+        if r is not None:
+            r.last_reply = self._now
+            if taken:
+                r.answered = f.code
+        if not taken:
+            m.STRAY_REPLIES.labels(bus=self.id).inc()
 
     def _on_malformed(self, reason: str) -> None:
         m.MALFORMED.labels(bus=self.id, reason=reason).inc()
@@ -162,20 +189,37 @@ class OsdpBus:
                 if ev["arg1"]:
                     m.COMMAND_RTT.labels(bus=self.id).observe(t - started)
                     self.rtt_samples.append(t - started)
-        elif kind == osdp.Event.Notification and ev["type"] == osdp.EventNotification.SecureChannelStatus:
-            failed = (
-                not ev["arg0"] and self.cfg.secure and not self.cfg.install_mode
-            )  # install mode restarts SC
-            if failed and self._now - r.last_reply < REPLY_RECENT_S:
-                self._set(r, "sc_failed", {"reason": "secure channel failed while the reader answers"}, t)
+        elif (
+            kind == osdp.Event.Notification
+            and ev["type"] == osdp.EventNotification.PeripheralDeviceStatus
+            and not ev["arg0"]
+            and not r.pending_enable  # dropped by the library, not disabled by us
+        ):
+            self._dropped(r)
+
+    def _dropped(self, r: _Reader) -> None:
+        """libosdp took the reader offline (and will not retry for 300 s)."""
+        now = self._now
+        r.parked = True
+        if self.cfg.secure and (r.last_cmd, r.answered) in REJECTABLE:
+            if r.rejections == 0:
+                r.first_rejection = now
+            r.rejections += 1
+        if r.rejections and r.state != "sc_failed":
+            r.retry_at = now + min(1.0, self.osdp_cfg.sc_grace_s / 2)  # confirm (or clear) it soon
+        else:
+            r.retry_at = now + min(self.osdp_cfg.offline_cycle_s, FIRST_RETRY_S * 2**r.retries)
+        self._next_housekeeping = 0.0
 
     def _trusted(self, r: _Reader) -> bool:
         return r.state == "online"
 
     # --- loop ----------------------------------------------------------------------------------
     def poll(self, now: float) -> list[BusEvent]:
-        """One refresh; returns what happened. Call every 1–2 ms."""
+        """One refresh; returns what happened. Call every 1–2 ms (or when `fileno()` is readable)."""
         self._now = now
+        if self.started is None:
+            self.started = now
         if not self.channel.up:
             self._channel_down(now)
         elif self._down_reported:
@@ -183,13 +227,22 @@ class OsdpBus:
             m.BUS_UP.labels(bus=self.id).set(1)
             self._inbox.append(BusEvent("bus_up", None, {"port": self.cfg.port}, time.perf_counter()))
             for r in self.readers.values():  # skip libosdp's 300 s offline hold
-                r.last_cycle = -1e9
+                r.retry_at, r.retries = now, 0
         self._ctx.refresh()
-        self._status, self._sc = self._ctx.status(), self._ctx.sc_status()
-        for r in self.readers.values():
-            self._reader_tick(r, now)
+        if self.channel.up and not self._gate.waiting(now):
+            self.channel.drain()  # nothing is awaited: what came is stray; do not wake for it again
+        status, sc = self._ctx.status(), self._ctx.sc_status()
+        if status != self._status or sc != self._sc or now >= self._next_housekeeping:
+            self._status, self._sc = status, sc
+            self._next_housekeeping = now + HOUSEKEEPING_S
+            for r in self.readers.values():
+                self._reader_tick(r, now)
         out, self._inbox = self._inbox, []
         return out
+
+    def fileno(self) -> int:
+        """The channel's descriptor (-1 while down): readable when a reply arrives."""
+        return self.channel.fileno()
 
     def _channel_down(self, now: float) -> None:
         if not self._down_reported:
@@ -204,7 +257,7 @@ class OsdpBus:
                     time.perf_counter(),
                 )
             )
-            self._checker.reset()
+            self._gate.reset()
         if now - self._last_reopen >= REOPEN_S:
             self._last_reopen = now
             self.channel.reopen()
@@ -215,32 +268,43 @@ class OsdpBus:
         if r.pending_enable:
             r.pending_enable = False
             self._ctx.enable_pd(r.index)
-        usable = online and (sc or not self.cfg.secure)
-        if usable:
-            r.plain_since = None
+            return
+        if online and (sc or not self.cfg.secure):
+            r.plain_since, r.parked, r.retries, r.rejections = None, False, 0, 0
             if r.state != "online":
                 self._set(r, "online", {"secure": sc}, time.perf_counter())
             return
-        if online and self.cfg.secure:  # answering in plaintext: refuse, never fall back silently
+        grace = self.osdp_cfg.sc_grace_s
+        if online:  # answering in plaintext (install mode): refuse, never fall back silently
             r.plain_since = r.plain_since if r.plain_since is not None else now
-            if now - r.plain_since >= PLAIN_GRACE_S and r.state != "sc_failed":
+            if now - r.plain_since >= grace and r.state != "sc_failed":
                 self._set(r, "sc_failed", {"reason": "reader has no secure channel"}, time.perf_counter())
             return
-        if r.state == "online":
-            recent = now - r.last_reply < REPLY_RECENT_S and self.cfg.secure
-            self._set(r, "sc_failed" if recent else "offline", {}, time.perf_counter())
-        elif r.state == "starting" and now - self.started >= STARTUP_GRACE_S:
+        if r.state == "online":  # the library dropped it; the engine reports it if it stays away
+            self._set(r, "offline", {}, time.perf_counter())
+        if (
+            r.rejections >= self.osdp_cfg.sc_attempts
+            and now - r.first_rejection >= grace
+            and r.state != "sc_failed"
+        ):
+            reason = "secure channel handshake rejected (wrong key, or no secure channel support)"
+            self._set(r, "sc_failed", {"reason": reason, "attempts": r.rejections}, time.perf_counter())
+        elif r.state == "starting" and self.started is not None and now - self.started >= STARTUP_GRACE_S:
             self._set(r, "offline", {"initial": True}, time.perf_counter())
-        cycle = self.osdp_cfg.offline_cycle_s
-        if r.state == "starting":  # never up yet: retry sooner (2, 4, 8 s ...) than a lost reader
-            cycle = min(cycle, 2.0 * 2**r.cycles)
-        if r.state != "online" and self.channel.up and now - max(r.last_cycle, self.started) >= cycle:
-            r.last_cycle = now
-            r.cycles += 1
-            if self._ctx.disable_pd(r.index):
-                r.pending_enable = True  # enable on the next pass, after libosdp saw the disable
-            else:
-                self._ctx.enable_pd(r.index)
+        if not r.parked and now - r.last_tx >= STUCK_S:
+            r.parked, r.retry_at = True, now  # parked without a word from the library
+        if r.parked and self.channel.up and now >= r.retry_at:
+            self._retry(r, now)
+
+    def _retry(self, r: _Reader, now: float) -> None:
+        r.parked, r.last_tx = False, now
+        r.retries += 1
+        r.retry_at = now + self.osdp_cfg.offline_cycle_s
+        if self._ctx.disable_pd(r.index):
+            r.pending_enable = True  # enable on the next pass, after libosdp saw the disable
+            self._next_housekeeping = 0.0
+        else:
+            self._ctx.enable_pd(r.index)
 
     def _set(self, r: _Reader, state: str, data: dict[str, Any], t: float) -> None:
         if state == r.state:
@@ -252,8 +316,6 @@ class OsdpBus:
                 m.OFFLINE_TRANSITIONS.labels(bus=self.id).inc()
         if state == "sc_failed":
             m.SC_FAILED.labels(bus=self.id).inc()
-        if state in ("offline", "sc_failed") and previous != "starting":
-            r.last_cycle = self._now  # first re-try one cycle from now
         _log.info("reader state", bus=self.id, address=r.address, state=state, previous=previous)
         self._inbox.append(BusEvent(state, r.address, {**data, "previous": previous}, t))
 

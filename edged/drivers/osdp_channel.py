@@ -3,8 +3,9 @@ slave end of a pty in simulation) or a TCP serial server (`tcp://host:port`).
 
 libosdp calls `read`/`write`/`flush` from inside `refresh()`. A channel never raises into
 libosdp: an OS error marks it down (the bus worker turns that into one `bus_fault`) and
-`reopen()` tries again later. Every byte read is also fed to a `FrameChecker` so malformed
-frames from devices are counted.
+`reopen()` tries again later. Bytes read go through `rx_filter` (the bus's `ReplyGate`, which
+passes only the reply to the outstanding command); bytes written are shown to `on_write`.
+`fileno()` lets the worker loop wake as soon as a reply arrives.
 """
 
 from __future__ import annotations
@@ -28,17 +29,22 @@ _BAUDS = {
     230400: termios.B230400,
 }
 
+RxFilter = Callable[[bytes], bytes]
+TxTap = Callable[[bytes], None]
+
 
 class BusChannel(osdp.Channel):
-    """Base: down/up bookkeeping and the read tap."""
+    """Base: down/up bookkeeping, the receive filter and the write tap."""
 
-    def __init__(self, port: str, on_read: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, port: str, rx_filter: RxFilter | None = None, on_write: TxTap | None = None) -> None:
         super().__init__()
         self.port = port
         self.down_reason: str | None = "not opened"
-        self.on_read = on_read
+        self.rx_filter = rx_filter
+        self.on_write = on_write
         self.bytes_in = 0
         self.bytes_out = 0
+        self._pending = bytearray()  # filtered bytes libosdp has not read yet
 
     @property
     def up(self) -> bool:
@@ -48,41 +54,78 @@ class BusChannel(osdp.Channel):
         self.down_reason = exc if isinstance(exc, str) else (exc.strerror or str(exc))
         self._close()
 
+    # --- transport, overridden ---------------------------------------------------------------
+    def _recv(self, max_bytes: int) -> bytes:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _send(self, buf: bytes) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
     def _close(self) -> None:  # pragma: no cover - overridden
         pass
 
     def reopen(self) -> bool:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def close(self) -> None:
-        self._close()
-        self.down_reason = "closed"
+    def fileno(self) -> int:  # pragma: no cover - overridden
+        return -1
+
+    # --- what libosdp calls ------------------------------------------------------------------
+    def _take(self) -> bool:
+        """One read from the transport through the filter; False when nothing came."""
+        data = self._recv(4096)
+        if not data:
+            return False
+        self.bytes_in += len(data)
+        self._pending += self.rx_filter(data) if self.rx_filter is not None else data
+        return True
+
+    def read(self, max_bytes: int) -> bytes:
+        if not self._pending:
+            self._take()
+        out = bytes(self._pending[:max_bytes])
+        del self._pending[:max_bytes]
+        return out
+
+    def write(self, buf: bytes) -> int:
+        n = self._send(buf)
+        if n > 0:
+            self.bytes_out += n
+            if self.on_write is not None:
+                self.on_write(bytes(buf[:n]))
+        return n
 
     def drain(self) -> None:
-        """libosdp flushes stale input before each command: read it through the tap instead of
-        discarding it in the kernel, so an unsolicited malformed reply is still counted."""
+        """Read what has arrived through the filter (which drops and counts strays)."""
         for _ in range(64):
-            if not self.read(4096):
-                return
+            if not self._take():
+                break
 
-    def _tap(self, data: bytes) -> bytes:
-        if data:
-            self.bytes_in += len(data)
-            if self.on_read is not None:
-                self.on_read(data)
-        return data
+    def flush(self) -> None:
+        """libosdp flushes stale input before each command: read it through the filter instead
+        of discarding it in the kernel, so a malformed or stray frame is still counted."""
+        self.drain()
+        self._pending.clear()
+
+    def close(self) -> None:
+        self._close()
+        self._pending.clear()
+        self.down_reason = "closed"
 
 
 class SerialChannel(BusChannel):
     """A tty: raw mode, non-blocking; an unplugged adapter or a closed pty master reads EIO."""
 
-    def __init__(self, port: str, baud: int = 115200, on_read: Callable[[bytes], None] | None = None) -> None:
-        super().__init__(port, on_read)
+    def __init__(
+        self, port: str, baud: int = 115200, rx_filter: RxFilter | None = None, on_write: TxTap | None = None
+    ) -> None:
+        super().__init__(port, rx_filter, on_write)
         self.baud = baud
         self._fd = -1
 
     def reopen(self) -> bool:
         self._close()
+        self._pending.clear()
         try:
             fd = os.open(self.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         except OSError as exc:
@@ -101,7 +144,10 @@ class SerialChannel(BusChannel):
         self.down_reason = None
         return True
 
-    def read(self, max_bytes: int) -> bytes:
+    def fileno(self) -> int:
+        return self._fd
+
+    def _recv(self, max_bytes: int) -> bytes:
         if self._fd < 0:
             return b""
         try:
@@ -113,23 +159,18 @@ class SerialChannel(BusChannel):
             return b""
         if not data:  # EOF: the other end went away
             self._fail("end of file")
-        return self._tap(data)
+        return data
 
-    def write(self, buf: bytes) -> int:
+    def _send(self, buf: bytes) -> int:
         if self._fd < 0:
             return 0
         try:
-            n = os.write(self._fd, buf)
+            return os.write(self._fd, buf)
         except BlockingIOError:
             return 0
         except OSError as exc:
             self._fail(exc)
             return 0
-        self.bytes_out += n
-        return n
-
-    def flush(self) -> None:
-        self.drain()
 
     def _close(self) -> None:
         if self._fd >= 0:
@@ -141,14 +182,15 @@ class SerialChannel(BusChannel):
 class TcpChannel(BusChannel):
     """An RS-485-to-Ethernet serial server in raw TCP mode."""
 
-    def __init__(self, port: str, on_read: Callable[[bytes], None] | None = None) -> None:
-        super().__init__(port, on_read)
+    def __init__(self, port: str, rx_filter: RxFilter | None = None, on_write: TxTap | None = None) -> None:
+        super().__init__(port, rx_filter, on_write)
         host, _, p = port.removeprefix("tcp://").rpartition(":")
         self.addr = (host or "127.0.0.1", int(p))
         self._sock: socket.socket | None = None
 
     def reopen(self) -> bool:
         self._close()
+        self._pending.clear()
         try:
             sock = socket.create_connection(self.addr, timeout=1.0)
         except OSError as exc:
@@ -160,7 +202,10 @@ class TcpChannel(BusChannel):
         self.down_reason = None
         return True
 
-    def read(self, max_bytes: int) -> bytes:
+    def fileno(self) -> int:
+        return self._sock.fileno() if self._sock is not None else -1
+
+    def _recv(self, max_bytes: int) -> bytes:
         if self._sock is None:
             return b""
         try:
@@ -172,24 +217,19 @@ class TcpChannel(BusChannel):
             return b""
         if not data:
             self._fail("connection closed")
-        return self._tap(data)
+        return data
 
-    def write(self, buf: bytes) -> int:
+    def _send(self, buf: bytes) -> int:
         if self._sock is None:
             return 0
         try:
-            n = self._sock.send(buf)
+            return self._sock.send(buf)
         except BlockingIOError:
             return 0
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN,):
                 self._fail(exc)
             return 0
-        self.bytes_out += n
-        return n
-
-    def flush(self) -> None:
-        self.drain()
 
     def _close(self) -> None:
         if self._sock is not None:
@@ -197,10 +237,14 @@ class TcpChannel(BusChannel):
             self._sock = None
 
 
-def open_channel(port: str, baud: int, on_read: Callable[[bytes], None] | None = None) -> BusChannel:
+def open_channel(
+    port: str, baud: int, rx_filter: RxFilter | None = None, on_write: TxTap | None = None
+) -> BusChannel:
     """The channel for a bus's `port`; it is returned even when the first open fails (down)."""
     ch: BusChannel = (
-        TcpChannel(port, on_read) if port.startswith("tcp://") else SerialChannel(port, baud, on_read)
+        TcpChannel(port, rx_filter, on_write)
+        if port.startswith("tcp://")
+        else SerialChannel(port, baud, rx_filter, on_write)
     )
     ch.reopen()
     return ch

@@ -1,19 +1,28 @@
-"""A passive OSDP frame checker on the bytes the control panel reads and writes.
+"""OSDP frames on the bytes between the control panel and the readers.
 
-libosdp drops bad packets silently; we parse the same byte stream to count malformed
-frames from devices (bad CRC/checksum, bad length, garbage between frames) and to know when
-each address last answered (a reader that answers but never gets a secure channel is a key
-problem, not a silent reader). Frame: 0x53 SOM, addr (bit 7 set on replies), length (LE,
-whole packet), ctrl (bit 2: CRC-16 instead of checksum), ..., CRC-16/AUG-CCITT (LE).
+libosdp drops bad packets silently and takes any reply that arrives while it waits for one
+reader as that reader's answer: on a loaded bus a late (or retried, so duplicated) reply from
+reader 5 lands in reader 6's turn, and libosdp throws reader 6 offline ("Invalid pd
+address"). So the channel frames what it reads: `ReplyGate` passes to libosdp only the reply
+to the command on the wire (same address, same sequence number) and drops the rest, counted
+— malformed frames (bad CRC/checksum, bad length, garbage between frames) and stray replies.
+It also tells the bus, per address, which command went out and whether it was answered (the
+secure-channel handshake is judged from that). Frame: optional 0xFF mark, 0x53 SOM, addr (bit
+7 set on replies), length (LE, whole packet without the mark), ctrl (bits 0-1 sequence, bit 2:
+CRC-16 instead of checksum, bit 3: security block), [security block], code, data, CRC/checksum.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 SOM = 0x53
 MARK = 0xFF
 MAX_PACKET = 1440
+BROADCAST = 0x7F
+REPLY_WAIT_S = 1.0  # libosdp gives up on a reply well before this (200 ms, a few retries)
 
 
 def _table() -> list[int]:
@@ -41,37 +50,56 @@ def checksum(data: bytes | bytearray | memoryview) -> int:
     return (-sum(data)) & 0xFF
 
 
-class FrameChecker:
-    """Feed it a byte stream in any chunks; calls `on_frame(addr, code)` for good frames and
-    `on_malformed(reason)` for bad ones."""
+@dataclass(frozen=True, slots=True)
+class Frame:
+    addr: int  # the address byte as sent: bit 7 set on replies
+    seq: int
+    code: int  # command or reply code (-1 if the frame has none)
+    data0: int  # first data byte (a NAK's reason), -1 if none
+    raw: bytes  # as on the wire, with its mark byte if it had one
 
-    def __init__(
-        self,
-        on_frame: Callable[[int, int], None],
-        on_malformed: Callable[[str], None],
-    ) -> None:
+    @property
+    def address(self) -> int:
+        return self.addr & 0x7F
+
+    @property
+    def is_reply(self) -> bool:
+        return bool(self.addr & 0x80)
+
+
+class FrameChecker:
+    """Feed it a byte stream in any chunks; `feed` returns the complete well-formed frames and
+    calls `on_malformed(reason)` for bad ones (reason: crc, length, garbage)."""
+
+    def __init__(self, on_malformed: Callable[[str], None]) -> None:
         self._buf = bytearray()
-        self._on_frame = on_frame
         self._on_malformed = on_malformed
 
     def reset(self) -> None:
         self._buf.clear()
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes) -> list[Frame]:
         buf = self._buf
         buf.extend(data)
+        out: list[Frame] = []
         while buf:
             start = buf.find(SOM)
             if start < 0:
                 if buf.strip(bytes([MARK])):
                     self._on_malformed("garbage")
+                marked = buf.endswith(bytes([MARK]))
                 buf.clear()
-                return
+                if marked:  # a mark may be the first byte of a frame still on its way
+                    buf.append(MARK)
+                break
             if start and buf[:start].strip(bytes([MARK])):
                 self._on_malformed("garbage")
+            marked = start > 0 and buf[start - 1] == MARK
             del buf[:start]
             if len(buf) < 5:
-                return
+                if marked:
+                    buf[0:0] = bytes([MARK])  # keep the mark with its frame
+                break
             length = buf[2] | (buf[3] << 8)
             use_crc = bool(buf[4] & 0x04)
             if length < (8 if use_crc else 7) or length > MAX_PACKET:
@@ -79,21 +107,84 @@ class FrameChecker:
                 del buf[:1]
                 continue
             if len(buf) < length:
-                return
+                if marked:
+                    buf[0:0] = bytes([MARK])
+                break
             pkt = bytes(buf[:length])
             ok = crc16(pkt[:-2]) == pkt[-2] | pkt[-1] << 8 if use_crc else checksum(pkt[:-1]) == pkt[-1]
+            del buf[:length]  # half duplex: silence follows a frame, so the length is a safe skip
             if not ok:
                 self._on_malformed("crc")
-                del buf[:length]  # half duplex: silence follows a reply, so the length is a safe skip
                 continue
-            del buf[:length]
-            has_scb = bool(pkt[4] & 0x08)
-            code_at = 5 + (pkt[5] if has_scb and length > 5 else 0)
-            self._on_frame(pkt[1], pkt[code_at] if code_at < length else -1)
+            end = length - (2 if use_crc else 1)
+            code_at = 5 + (pkt[5] if pkt[4] & 0x08 and length > 5 else 0)
+            out.append(
+                Frame(
+                    addr=pkt[1],
+                    seq=pkt[4] & 0x03,
+                    code=pkt[code_at] if code_at < end else -1,
+                    data0=pkt[code_at + 1] if code_at + 1 < end else -1,
+                    raw=(bytes([MARK]) + pkt) if marked else pkt,
+                )
+            )
+        return out
+
+
+class ReplyGate:
+    """Sits in the channel under libosdp: `sent(bytes)` on every write, `received(bytes)` on
+    every read returns only what libosdp should see — the one reply to the outstanding command.
+
+    Callbacks: `on_command(frame)` for each command the panel sends, `on_received(frame, taken)`
+    for each well-formed frame read (taken: passed to libosdp; else a stray: a late or
+    duplicated reply, or an echo of a command), `on_malformed(reason)`.
+    """
+
+    def __init__(
+        self,
+        on_command: Callable[[Frame], None],
+        on_received: Callable[[Frame, bool], None],
+        on_malformed: Callable[[str], None],
+    ) -> None:
+        self._rx = FrameChecker(on_malformed)
+        self._tx = FrameChecker(lambda _reason: None)  # our own frames (libosdp's)
+        self._on_command = on_command
+        self._on_received = on_received
+        self._expect: tuple[int, int] | None = None  # (address, sequence) awaiting a reply
+        self._sent_at = 0.0
+
+    def reset(self) -> None:
+        self._rx.reset()
+        self._tx.reset()
+        self._expect = None
+
+    def sent(self, data: bytes) -> None:
+        for f in self._tx.feed(data):
+            if not f.is_reply:
+                self._expect, self._sent_at = (f.address, f.seq), time.monotonic()
+                self._on_command(f)
+
+    def waiting(self, now: float) -> bool:
+        """A command is out and its reply may still come (`now`: time.monotonic())."""
+        return self._expect is not None and now - self._sent_at < REPLY_WAIT_S
+
+    def received(self, data: bytes) -> bytes:
+        out = b""
+        for f in self._rx.feed(data):
+            taken = (
+                f.is_reply
+                and self._expect is not None
+                and f.seq == self._expect[1]
+                and f.address in (self._expect[0], BROADCAST)
+            )
+            if taken:
+                self._expect = None  # a second copy of this reply is a stray
+                out += f.raw
+            self._on_received(f, taken)
+        return out
 
 
 def build_frame(addr: int, code: int, data: bytes = b"", seq: int = 0) -> bytes:
-    """A plain (no secure block) CRC frame; simulators use it to inject replies."""
+    """A plain (no security block) CRC frame; simulators use it to inject replies."""
     length = 5 + 1 + len(data) + 2
     head = bytes([SOM, addr & 0xFF, length & 0xFF, length >> 8, 0x04 | (seq & 0x03), code]) + data
     c = crc16(head)

@@ -15,10 +15,17 @@ COMMAND_RTT = Histogram(
 MALFORMED = Counter(
     "edged_osdp_malformed_frames_total", "Frames from devices dropped as malformed.", ["bus", "reason"]
 )
+STRAY_REPLIES = Counter(
+    "edged_osdp_stray_replies_total",
+    "Well-formed frames kept from libosdp: late or duplicated replies, echoes of commands.",
+    ["bus"],
+)
 OFFLINE_TRANSITIONS = Counter(
     "edged_osdp_offline_transitions_total", "Readers that went from online to offline or sc_failed.", ["bus"]
 )
-SC_FAILED = Counter("edged_osdp_sc_failed_total", "Secure channel failures (wrong key, plaintext).", ["bus"])
+SC_FAILED = Counter(
+    "edged_osdp_sc_failed_total", "Readers raised sc_failed (handshake rejected, or plaintext).", ["bus"]
+)
 PLAINTEXT_DROPPED = Counter(
     "edged_osdp_plaintext_events_dropped_total", "Card reads dropped: no secure channel.", ["bus"]
 )

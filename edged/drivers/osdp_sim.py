@@ -2,15 +2,20 @@
 
 Each bus is a pty pair (the control panel opens the slave, as it would a USB RS-485 adapter;
 an optional symlink gives it a stable path) or a TCP listener (a serial server). The sim
-fans the panel's bytes out to every reader, as a multidrop wire does, and refreshes every PD
-from one loop. Readers are scripted: swipe a card, type a PIN, show a QR code, open the door,
+hands each frame from the panel to the reader it addresses (every reader on a multidrop wire
+hears it, and libosdp's PDs skip frames for other addresses: this only saves their CPU) and
+refreshes the PDs from one loop that wakes when the panel writes. `set_latency` delays
+replies, as a slow serial server or a loaded box does (late replies are what libosdp handles
+worst). Readers are scripted: swipe a card, type a PIN, show a QR code, open the door,
 press the exit button, tamper, go silent; a bus can vanish (adapter unplugged) and return.
 Run as a process with a control socket: ``python -m edged.drivers.osdp_sim SPEC.json``.
 """
 
 from __future__ import annotations
 
+import heapq
 import os
+import select
 import socket
 import threading
 import time
@@ -22,7 +27,7 @@ from typing import Any
 import osdp
 
 from edged.access.cards import wiegand_frame
-from edged.drivers.osdp_frames import build_frame
+from edged.drivers.osdp_frames import BROADCAST, FrameChecker, build_frame
 
 CAPS = [
     (osdp.Capability.OutputControl, 1, 4),
@@ -179,7 +184,18 @@ class SimBus:
         self._client: socket.socket | None = None
         self.tcp_port = tcp_port
         self.port = ""
+        self._frames = FrameChecker(lambda _reason: None)
+        self._delayed: list[tuple[float, int, bytes]] = []  # (due, n, reply) heap
+        self._replies = 0
+        self.latency_s = 0.0
+        self.spike_s = 0.0
+        self.spike_every = 0
         self.open()
+
+    def set_latency(self, base_s: float, spike_s: float = 0.0, spike_every: int = 0) -> None:
+        """Delay every reply by `base_s`, and every `spike_every`-th one by `spike_s` instead."""
+        with self.lock:
+            self.latency_s, self.spike_s, self.spike_every = base_s, spike_s, spike_every
 
     def add_reader(self, address: int, scbk: bytes | None, install_mode: bool = False) -> SimReader:
         r = SimReader(self, address, scbk, install_mode)
@@ -220,10 +236,21 @@ class SimBus:
                 if s is not None:
                     s.close()
             self._client = self._listener = None
+            self._delayed.clear()
+            self._frames.reset()
             for r in self.readers.values():
                 r.wire.buf.clear()
 
     def send(self, data: bytes) -> None:
+        if self.latency_s or self.spike_every:
+            self._replies += 1
+            spike = self.spike_every and self._replies % self.spike_every == 0
+            due = time.monotonic() + (self.spike_s if spike else self.latency_s)
+            heapq.heappush(self._delayed, (due, self._replies, data))
+            return
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
         try:
             if self._master >= 0:
                 os.write(self._master, data)
@@ -254,29 +281,55 @@ class SimBus:
             return b""
         return b""
 
+    def fileno(self) -> int:
+        """What to wait on for the panel's bytes (-1: nothing open)."""
+        if self._master >= 0:
+            return self._master
+        sock = self._client or self._listener
+        return sock.fileno() if sock is not None else -1
+
+    def next_due(self) -> float | None:
+        return self._delayed[0][0] if self._delayed else None
+
     def step(self, idle_refresh: bool = True) -> bool:
-        """Feed the panel's bytes to every reader and refresh them; readers are refreshed only
-        when bytes arrived, or on `idle_refresh` (their timers and queued events). Returns
-        whether bytes arrived."""
+        """Hand the panel's frames to the readers they address and refresh those; every reader
+        is refreshed on `idle_refresh` (timers, queued events). Delayed replies that are due go
+        out. Returns whether bytes arrived."""
         with self.lock:
+            now = time.monotonic()
+            while self._delayed and self._delayed[0][0] <= now:
+                self._write(heapq.heappop(self._delayed)[2])
             data = self._receive()
             if not data and not idle_refresh:
                 return False
-            for r in self.readers.values():
+            touched: set[int] = set()
+            for f in self._frames.feed(data) if data else []:
+                for a, r in self.readers.items():
+                    if a == f.address or f.address == BROADCAST:
+                        r.wire.buf.extend(f.raw)
+                        touched.add(a)
+            for a, r in self.readers.items():
                 if r.silent:
+                    r.wire.buf.clear()
                     continue
-                if data:
-                    r.wire.buf.extend(data)
-                r.pd.ctx.refresh()
-                online = bool(r.pd.ctx.is_online())
-                if online and not r.was_online:  # (re)connected: report inputs and tamper, as readers do
-                    r.pd.ctx.submit_event(r.status_event())
-                    r.pd.ctx.submit_event(r.local_event())
-                r.was_online = online
+                if idle_refresh or a in touched:
+                    self._refresh(r)
             return bool(data)
+
+    @staticmethod
+    def _refresh(r: SimReader) -> None:
+        r.pd.ctx.refresh()
+        online = bool(r.pd.ctx.is_online())
+        if online and not r.was_online:  # (re)connected: report inputs and tamper, as readers do
+            r.pd.ctx.submit_event(r.status_event())
+            r.pd.ctx.submit_event(r.local_event())
+        r.was_online = online
 
     def close(self) -> None:
         self.vanish()
+
+
+IDLE_REFRESH_S = 0.02
 
 
 class Simulator:
@@ -304,14 +357,25 @@ class Simulator:
         last_idle = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
-            idle = now - last_idle >= 0.01
+            idle = now - last_idle >= IDLE_REFRESH_S
             if idle:
                 last_idle = now
             busy = False
-            for bus in list(self.buses.values()):
+            buses = list(self.buses.values())
+            for bus in buses:
                 busy = bus.step(idle) or busy
-            if not busy:
-                time.sleep(0.001)
+            if busy:
+                continue
+            wait = last_idle + IDLE_REFRESH_S - time.monotonic()
+            dues = [d for d in (b.next_due() for b in buses) if d is not None]
+            if dues:
+                wait = min(wait, min(dues) - time.monotonic())
+            fds = [fd for fd in (b.fileno() for b in buses) if fd >= 0]
+            if wait > 0:
+                try:
+                    select.select(fds, [], [], wait)
+                except (OSError, ValueError):  # a bus vanished under us
+                    time.sleep(0.001)
 
     def stop(self) -> None:
         self._stop.set()

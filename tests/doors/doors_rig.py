@@ -53,6 +53,7 @@ class Rig:
         **door_overrides: Any,
     ) -> None:
         self.tmp = tmp
+        self.t0 = time.monotonic()
         self.cfg = SiteConfig.model_validate(site_dict(tmp, readers, **door_overrides))
         self.store = CredentialStore(tmp / "credentials.sqlite")
         self.sim = Simulator()

@@ -193,3 +193,32 @@ def test_serial_channel_lost_is_one_bus_fault(rig: Rig) -> None:
     rig.bus.open()  # the adapter is plugged back in
     rig.wait_event("bus_restored", timeout=10)
     assert rig.run_until(rig.engine.all_online, 30)
+
+
+def _strays(bus: str) -> float:
+    return sum(
+        s.value
+        for mf in REGISTRY.collect()
+        if mf.name == "edged_osdp_stray_replies"
+        for s in mf.samples
+        if s.name.endswith("_total") and s.labels.get("bus") == bus
+    )
+
+
+def test_loaded_bus_no_false_sc_failed_and_a_wrong_key_still_fails(rig_factory: object) -> None:
+    """16 readers behind a slow line (30 ms per reply, every 40th reply 250 ms: past libosdp's
+    200 ms timeout, so it retries and the reader answers twice). Handshakes take seconds and
+    some sessions drop; only the reader with the wrong key is sc_failed."""
+    rig = rig_factory(readers=16, keys={16: bytes([7] * 16)})  # type: ignore[operator]
+    rig.bus.set_latency(0.03, spike_s=0.25, spike_every=40)
+    strays = _strays("bus-1")
+    seen_online: set[str] = set()
+
+    def all_seen() -> bool:
+        seen_online.update(d for d in rig.engine.doors if rig.engine.door_online(d))
+        return len(seen_online) == 15
+
+    assert rig.run_until(all_seen, 15), f"online: {sorted(seen_online)}"
+    rig.run(max(0.0, 8.0 - (time.monotonic() - rig.t0)))
+    assert [e["source"] for e in rig.of_type("sc_failed")] == ["b1-u1-d16"]
+    assert _strays("bus-1") > strays  # late duplicate replies happened and were kept from libosdp

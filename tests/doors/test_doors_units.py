@@ -16,7 +16,7 @@ from edged.access.decisions import decide
 from edged.access.door import DoorState, Emit, Output
 from edged.access.stranger import StrangerRules
 from edged.config.doors import DoorConfig, DoorsConfig, StrangerConfig
-from edged.drivers.osdp_frames import FrameChecker, build_frame, crc16
+from edged.drivers.osdp_frames import FrameChecker, ReplyGate, build_frame, crc16
 
 
 def door(**kw: object) -> DoorState:
@@ -153,14 +153,32 @@ def test_cards_and_pins() -> None:
 
 def test_frame_checker_counts_bad_frames() -> None:
     assert crc16(b"123456789") == 0xE5CC
-    good, bad = [], []
-    fc = FrameChecker(lambda a, c: good.append((a, c)), bad.append)
-    frame = build_frame(0x81, 0x40)
+    bad: list[str] = []
+    fc = FrameChecker(bad.append)
+    frame = build_frame(0x81, 0x40, seq=2)
     broken = bytearray(frame)
     broken[-1] ^= 1
-    fc.feed(b"\xff" + frame[:4])
-    fc.feed(frame[4:] + bytes(broken) + b"\x00\x01" + frame)
-    assert good == [(0x81, 0x40), (0x81, 0x40)] and bad == ["crc", "garbage"]
+    assert fc.feed(b"\xff" + frame[:4]) == []
+    good = fc.feed(frame[4:] + bytes(broken) + b"\x00\x01" + frame)
+    assert [(f.addr, f.code, f.seq) for f in good] == [(0x81, 0x40, 2), (0x81, 0x40, 2)]
+    assert good[0].raw == b"\xff" + frame and good[1].raw == frame  # the mark stays with its frame
+    assert bad == ["crc", "garbage"]
+
+
+def test_reply_gate_passes_only_the_awaited_reply() -> None:
+    commands: list[int] = []
+    seen: list[tuple[int, bool]] = []
+    gate = ReplyGate(lambda f: commands.append(f.address), lambda f, t: seen.append((f.address, t)), print)
+    gate.sent(b"\xff" + build_frame(0x06, 0x60, seq=1))  # poll reader 6
+    late = build_frame(0x85, 0x40, seq=1)  # reader 5 answering its previous poll, late
+    mine = build_frame(0x86, 0x40, seq=1)
+    assert gate.received(late + mine[:3]) == b""  # the stray is dropped, half a reply is held
+    assert gate.received(mine[3:]) == mine
+    assert gate.received(mine) == b""  # a duplicate of a reply already taken
+    gate.sent(build_frame(0x06, 0x60, seq=2))
+    assert gate.received(build_frame(0x86, 0x40, seq=1)) == b""  # right reader, stale sequence
+    assert gate.received(build_frame(0x06, 0x60, seq=2)) == b""  # an echo of the command
+    assert commands == [6, 6] and seen == [(5, False), (6, True), (6, False), (6, False), (6, False)]
 
 
 def test_config_groups_and_limits() -> None:
