@@ -64,13 +64,14 @@ class FallingAnalytic:
         self.last: Frame | None = None
         self.frame_times: list[float] = []  # seconds, for `edged bench falling`
         self._wall_of: dict[int, float] = {}
+        self._reported: list[tuple[float, float, float]] = []  # (t, u, v) where reported tracks ended
         self.m = metrics.for_camera(camera.id)
 
     def _setup(self, frame: Frame) -> None:
         h, w = frame.image.shape[:2]
         assert self.camera.facade is not None
         self.geo = FacadeGeometry(self.camera.facade, (w, h))
-        valid = None
+        valid: np.ndarray | None = None
         if self.camera.masks:
             valid = np.full((h, w), 255, np.uint8)
             for poly in self.camera.masks:
@@ -133,10 +134,20 @@ class FallingAnalytic:
         for tr in ended:
             self.m.tracks.inc()
             decision = classify(tr, self.geo, self.near_mask, self.cls_params)
-            if decision is None:
+            if decision is None or self._continues_reported(tr):
                 continue
+            self._reported.append((tr.t[-1], tr.u[-1], tr.v[-1]))
             events.append(self._event(tr, decision, frame))
         return events
+
+    def _continues_reported(self, tr: Track) -> bool:
+        """The second half of an object already reported (its track broke, e.g. behind a balcony)."""
+        self._reported = [r for r in self._reported if tr.t[0] - r[0] < 10.0]
+        for t_end, u_end, v_end in self._reported:
+            gap = tr.t[0] - t_end
+            if -0.5 <= gap <= 2.0 and abs(tr.u[0] - u_end) < 60 and -20 < tr.v[0] - v_end < 250:
+                return True
+        return False
 
     def _event(self, tr: Track, d: Decision, frame: Frame) -> Event:
         assert self.geo is not None
@@ -180,6 +191,8 @@ class FallingAnalytic:
             "release_m": {"x": round(x_est, 2), "z": round(z_est, 2)},
             "accel_mps2": None if d.accel is None else round(d.accel, 2),
             "drop_m": round(d.drop_m, 2),
+            "fit_rms_m": round(d.rms_m, 3),
+            "lead_s": round(d.lead_s, 3),
         }
         (self.m.alarms if d.severity == "alarm" else self.m.suspected).inc()
         return ev

@@ -21,6 +21,11 @@ from edged.pipelines.falling.track import Track
 @dataclass(slots=True)
 class ClassifyParams:
     min_points: int = 7
+    min_fit_points: int = 9
+    min_fill: float = 0.5  # sightings / frames spanned in the fit window
+    max_rms_m: float = 0.05  # plus `max_rms_px` at the spot
+    max_rms_px: float = 1.5
+    max_lead_s: float = 0.6  # release → first sighting, when the release itself was in view
     min_drop_storeys: float = 1.7
     fit_window_s: float = 1.2
     accel_range: tuple[float, float] = (3.0, 14.0)
@@ -41,6 +46,8 @@ class Decision:
     drop_m: float
     confidence: float
     reason: str
+    rms_m: float = 0.0
+    lead_s: float = 0.0  # time from the estimated release to the first sighting
 
 
 def classify(
@@ -69,9 +76,12 @@ def _heavy(
 ) -> Decision | None:
     tau = t - t[0]
     sel = tau <= p.fit_window_s
-    if sel.sum() < p.min_points or tau[sel][-1] < 0.35:
+    if sel.sum() < p.min_fit_points or tau[sel][-1] < 0.35:
         return None
     ts, zs, xs = tau[sel], z[sel], x[sel]
+    dt = float(np.median(np.diff(t)))
+    if sel.sum() < p.min_fill * (ts[-1] / max(dt, 1e-3) + 1):
+        return None
     a_mat = np.column_stack([np.ones_like(ts), ts, ts * ts])
     coef, *_ = np.linalg.lstsq(a_mat, zs, rcond=None)
     resid = zs - a_mat @ coef
@@ -80,7 +90,7 @@ def _heavy(
     scale = geo.metres_per_pixel(float(uv[0, 0]), float(uv[0, 1]))
     if not (p.accel_range[0] <= accel <= p.accel_range[1]):
         return None
-    if rms > 0.3 + 2.0 * scale:
+    if rms > p.max_rms_m + p.max_rms_px * scale:
         return None
     v_end = float(coef[1] + 2 * coef[2] * ts[-1])
     if v_end > -2.0:
@@ -94,15 +104,24 @@ def _heavy(
         return None
     tau_apex = -float(coef[1]) / (2.0 * float(coef[2])) if coef[2] < 0 else 0.0
     tau_r = max(min(tau_apex, 0.0), -1.5)
+    # a release inside the view would have been seen: only an entry from the top may lead
+    if -tau_r > p.max_lead_s and uv[0, 1] > 0.08 * geo.height:
+        return None
     z_r = float(coef[0] + coef[1] * tau_r + coef[2] * tau_r * tau_r)
     xc = np.polyfit(ts, xs, 1)
     x_r = float(xc[0] * tau_r + xc[1])
     cov = np.linalg.pinv(a_mat.T @ a_mat) * max(rms, scale) ** 2
     basis = np.array([1.0, tau_r, tau_r * tau_r])
     sigma = float(np.sqrt(max(basis @ cov @ basis, 0.0))) + 0.25 + 0.3 * abs(tau_r)
-    conf = float(np.clip(0.95 - 0.4 * rms / (0.3 + 2.0 * scale) - 0.1 * abs(accel - 8.0) / 6.0, 0.3, 0.99))
+    conf = float(
+        np.clip(
+            0.95 - 0.4 * rms / (p.max_rms_m + p.max_rms_px * scale) - 0.1 * abs(accel - 8.0) / 6.0, 0.3, 0.99
+        )
+    )
     drop = float(z.max() - z.min())
-    return Decision("alarm", float(t[0] + tau_r), x_r, z_r, sigma, accel, drop, conf, "ballistic")
+    return Decision(
+        "alarm", float(t[0] + tau_r), x_r, z_r, sigma, accel, drop, conf, "ballistic", rms, -tau_r
+    )
 
 
 def _light(
@@ -132,7 +151,7 @@ def _light(
     if abs(float(x[-1] - x[0])) / max(float(t[-1] - t[0]), 1e-3) > p.max_vx_light:
         return None
     # monotone at a 0.4 s scale: the leaf's flutter allowed, a bird's climb not
-    step = max(int(round(0.4 / max(float(np.median(np.diff(t))), 1e-3))), 1)
+    step = max(round(0.4 / max(float(np.median(np.diff(t))), 1e-3)), 1)
     dz = z[step::step] - z[:-step:step]
     if len(dz) < 2 or float(np.mean(dz < 0)) < 0.75:
         return None

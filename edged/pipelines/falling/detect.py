@@ -29,6 +29,10 @@ class DetectorParams:
     max_blob_area: int = 900
     max_candidates: int = 400
     warmup_frames: int = 5
+    noise_fraction: float = 1e-4  # the threshold leaves at most this fraction of pixels as noise
+    clutter_rate: float = 0.05  # per-frame learning rate of the flicker map (4×4 blocks)
+    hold_frames: int = 12  # a block stays out of the background update at most this long
+    clutter_max: float = 0.25  # blocks toggling this often are clutter (edges under shake, glints)
 
 
 @dataclass(slots=True)
@@ -57,6 +61,13 @@ class ForegroundDetector:
         self.frames = 0
         self.since_reset = 0
         self.resets = 0
+        # how often each 4×4 block toggles in/out of the foreground: edges under shake and rain
+        # glints flicker; a slow object (0.5 px/frame) is on for many frames, then off
+        self.clutter = np.zeros((shape[0] // BLOCK, shape[1] // BLOCK), np.float32)
+        self.prev_hit = np.zeros_like(self.clutter)
+        self.on_frames = np.zeros(self.clutter.shape, np.uint16)  # consecutive frames in the foreground
+        self.hist_threshold = self.p.min_threshold
+        self._hold: np.ndarray | None = None  # 4×4 blocks of fresh foreground, kept out of the background
 
     def reset(self, gray: np.ndarray) -> None:
         self.bg = gray.astype(np.float32)
@@ -73,7 +84,34 @@ class ForegroundDetector:
         d = gray[::7, ::7].astype(np.int16) - self.bg_u8[::7, ::7].astype(np.int16)
         mad = float(np.median(np.abs(d - np.median(d))))
         self.sigma = 0.8 * self.sigma + 0.2 * max(mad * 1.4826, 0.5)
-        self.threshold = max(self.p.min_threshold, int(round(self.p.k_sigma * self.sigma)))
+        self.threshold = max(self.p.min_threshold, round(self.p.k_sigma * self.sigma), self.hist_threshold)
+
+    def _threshold_from(self, diff: np.ndarray) -> None:
+        """Raise the threshold until noise (compression blocks, rain glints) is a sliver of the frame.
+
+        The MAD of a compressed stream's residual underestimates its tails, so the tail is
+        measured directly: the level exceeded by `noise_fraction` of the valid pixels.
+        """
+        # per tile of a 4×4 grid, then the median tile: an object (or a lit window) is local and
+        # must not raise the threshold above its own contrast; sensor noise and rain are global
+        h, w = diff.shape
+        levels = []
+        for i in range(4):
+            for j in range(4):
+                ys, xs = slice(i * h // 4, (i + 1) * h // 4), slice(j * w // 4, (j + 1) * w // 4)
+                valid = None if self.valid is None else self.valid[ys, xs]
+                hist = cv2.calcHist([diff[ys, xs]], [0], valid, [256], [0, 256]).ravel()
+                n = float(hist.sum())
+                if n < 100:
+                    continue
+                tail = np.cumsum(hist[::-1])[::-1]  # tail[k] = pixels with diff >= k
+                allowed = self.p.noise_fraction * n
+                levels.append(int(np.argmax(tail <= allowed)) if tail[-1] <= allowed else 255)
+        level = int(np.median(levels)) if levels else self.p.min_threshold
+        target = min(max(level + 1, self.p.min_threshold), 80)
+        # rise at once, relax slowly: a burst of glints should not open the gate the next frame
+        self.hist_threshold = target if target > self.hist_threshold else max(self.hist_threshold - 1, target)
+        self.threshold = max(self.p.min_threshold, round(self.p.k_sigma * self.sigma), self.hist_threshold)
 
     def process(self, gray: np.ndarray) -> Candidates:
         empty = np.empty((0, 2), np.float32)
@@ -96,24 +134,47 @@ class ForegroundDetector:
         up = cv2.subtract(gray, hi)
         down = cv2.subtract(lo, gray)
         diff = cv2.max(up, down)
+        if self.frames % 4 == 2:
+            self._threshold_from(diff)
+            thr = self.threshold
         _, fg = cv2.threshold(diff, thr, 255, cv2.THRESH_BINARY)
         if self.valid is not None:
             cv2.bitwise_and(fg, self.valid, dst=fg)
         count = cv2.countNonZero(fg)
         frac = count / max(self.valid_px, 1)
-        if self.since_reset % self.p.update_every == 0:
-            assert self.bg is not None
-            rate = self.p.alpha if abs(gain - 1.0) < 0.03 else min(1.0, self.p.alpha * 4)
-            cv2.accumulateWeighted(gray, self.bg, rate)
-            self._refresh()
         if frac > self.p.gate_fraction:
             self.resets += 1
             self.reset(gray)
             return Candidates(empty, np.empty(0, np.int32), "gated", frac)
+        self._hold = None
         if self.since_reset < self.p.warmup_frames or count == 0:
+            self._flicker(np.zeros_like(self.clutter))
             status = "warmup" if self.since_reset < self.p.warmup_frames else "ok"
-            return Candidates(empty, np.empty(0, np.int32), status, frac)
-        return self._blobs(fg, frac)
+            cands = Candidates(empty, np.empty(0, np.int32), status, frac)
+        else:
+            cands = self._blobs(fg, frac)
+        if self.since_reset % self.p.update_every == 0:
+            self._update(gray, gain)
+        return cands
+
+    def _update(self, gray: np.ndarray, gain: float) -> None:
+        """Learn the background, except under fresh foreground: a slow object (a bag at 1 m/s, a
+        throw near its apex) must not be absorbed; persistent changes (a window lit) are clutter
+        blocks and are learnt."""
+        assert self.bg is not None
+        rate = self.p.alpha if abs(gain - 1.0) < 0.03 else min(1.0, self.p.alpha * 4)
+        mask = None
+        if self._hold is not None:
+            h, w = gray.shape
+            hold = cv2.resize(self._hold, (w, h), interpolation=cv2.INTER_NEAREST)
+            mask = cv2.bitwise_not(hold)
+        cv2.accumulateWeighted(gray, self.bg, rate, mask)
+        self._refresh()
+
+    def _flicker(self, hit: np.ndarray) -> None:
+        cv2.accumulateWeighted(cv2.absdiff(hit, self.prev_hit), self.clutter, self.p.clutter_rate)
+        self.prev_hit = hit
+        self.on_frames = np.where(hit > 0, np.minimum(self.on_frames + 1, 60000), 0).astype(np.uint16)
 
     def _blobs(self, fg: np.ndarray, frac: float) -> Candidates:
         """Group foreground pixels into blobs: labels on a 4×4 block grid, centroids at full res.
@@ -128,6 +189,11 @@ class ForegroundDetector:
         b = BLOCK
         h, w = fg.shape
         coarse = cv2.resize(fg, (w // b, h // b), interpolation=cv2.INTER_AREA)
+        hit = (coarse > 0).astype(np.float32)
+        self._flicker(hit)
+        # hold back fresh foreground only: a block held for long would never learn and stay lit
+        fresh = (coarse > 0) & (self.clutter < self.p.clutter_max) & (self.on_frames <= self.p.hold_frames)
+        self._hold = fresh.astype(np.uint8) * 255
         n, labels, stats, _ = cv2.connectedComponentsWithStats(coarse, connectivity=8)
         if n <= 1:
             return Candidates(np.empty((0, 2), np.float32), np.empty(0, np.int32), "ok", frac)
@@ -138,9 +204,12 @@ class ForegroundDetector:
         with np.errstate(invalid="ignore", divide="ignore"):
             mu = np.bincount(lab, weights=pts[:, 0], minlength=n) / area
             mv = np.bincount(lab, weights=pts[:, 1], minlength=n) / area
+        mu, mv = np.nan_to_num(mu), np.nan_to_num(mv)
         ok = (area > 0) & (area <= self.p.max_blob_area)
         ok &= (stats[:, cv2.CC_STAT_WIDTH] * b < 80) & (stats[:, cv2.CC_STAT_HEIGHT] * b < 120)
         ok[0] = False
+        by, bx = np.minimum(mv // b, labels.shape[0] - 1), np.minimum(mu // b, labels.shape[1] - 1)
+        ok[1:] &= self.clutter[by[1:].astype(np.intp), bx[1:].astype(np.intp)] < self.p.clutter_max
         idx = np.nonzero(ok)[0]
         if len(idx) > self.p.max_candidates:
             idx = idx[np.argsort(-area[idx])[: self.p.max_candidates]]

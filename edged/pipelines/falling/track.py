@@ -20,6 +20,7 @@ class TrackParams:
     max_speed_mps: float = 35.0
     miss_short: int = 2  # frames a 1–3 sighting track survives unseen
     miss_long: int = 8  # ... and a longer one (occluded by a balcony, lost in noise)
+    miss_slow: int = 30  # ... and a slow one (a bag drifting down past a window of its own grey)
     static_after: int = 15
     static_px: float = 3.0
     max_len: int = 600
@@ -56,14 +57,48 @@ class Track:
         u, v = self.u[-1], self.v[-1]
         if len(self) == 1:
             return u, v, min(self.speed_px * k, 3.0 * self.speed_px) + 3.0
-        dk = max(self.frames[-1] - self.frames[-2], 1)
-        vu, vv = (u - self.u[-2]) / dk, (v - self.v[-2]) / dk
-        gu, gv = self.gravity
-        pu = u + vu * k + 0.5 * 0.6 * gu * k * k
-        pv = v + vv * k + 0.5 * 0.6 * gv * k * k
+        m = min(len(self), 5)
+        span = max(self.frames[-1] - self.frames[-m], 1)
+        gu, gv = self.gravity[0] * 0.6, self.gravity[1] * 0.6  # between free fall and drag
+        # secant over up to 5 sightings (centroids jitter by ~0.5 px), moved to the last sighting
+        vu = (u - self.u[-m]) / span + gu * span / 2
+        vv = (v - self.v[-m]) / span + gv * span / 2
+        pu = u + vu * k + 0.5 * gu * k * k
+        pv = v + vv * k + 0.5 * gv * k * k
         speed = float(np.hypot(vu, vv))
-        gate = 3.0 + 0.4 * speed * k + 0.4 * float(np.hypot(gu, gv)) * k * k + (2.0 if len(self) < 4 else 0.0)
-        return pu, pv, gate
+        gate = 3.0 + 0.7 * k + 0.3 * speed * k + 0.4 * float(np.hypot(gu, gv)) * k * k
+        return pu, pv, gate + (3.0 if len(self) < 4 else 0.0)
+
+    def stalled(self) -> bool:
+        """A moving track now fed by a stationary blob (a ghost, a lamp): its object is gone."""
+        if len(self) < 12 or self.static:
+            return False
+        tail_u, tail_v = self.u[-6:], self.v[-6:]
+        if float(np.hypot(np.ptp(tail_u), np.ptp(tail_v))) >= 1.0:
+            return False
+        span = max(self.frames[-6] - self.frames[-12], 1)
+        before = float(np.hypot(self.u[-6] - self.u[-12], self.v[-6] - self.v[-12])) / span
+        return before >= 2.0  # it was moving fast; a slow bag may creep < 1 px in 6 frames
+
+    def trim_stall(self) -> None:
+        u, v = self.u[-1], self.v[-1]
+        keep = len(self)
+        while keep > 1 and abs(self.u[keep - 2] - u) < 1.0 and abs(self.v[keep - 2] - v) < 1.0:
+            keep -= 1
+        for seq in (self.frames, self.t, self.u, self.v, self.area):
+            del seq[keep:]
+
+    def recent_speed(self) -> float:
+        m = min(len(self), 5)
+        span = max(self.frames[-1] - self.frames[-m], 1)
+        return float(np.hypot(self.u[-1] - self.u[-m], self.v[-1] - self.v[-m])) / span
+
+    def slow(self) -> bool:
+        """Moving steadily downward at under 3 px/frame over its last sightings."""
+        m = min(len(self), 8)
+        span = max(self.frames[-1] - self.frames[-m], 1)
+        dv = (self.v[-1] - self.v[-m]) / span
+        return 0.1 < dv < 3.0 and self.extent() > 6.0
 
     def extent(self) -> float:
         return float(np.hypot(np.ptp(self.u), np.ptp(self.v)))
@@ -92,7 +127,16 @@ class Tracker:
             within = d <= pred[:, 2:3]
             rows = np.nonzero(within.any(axis=1))[0]
             for r in rows:
-                cand = np.where(within[r] & ~taken, d[r], np.inf)
+                ok = within[r] & ~taken
+                tr = order[r]
+                if len(tr) >= 5 and not tr.static:
+                    # a fast track does not stop dead: a blob at its last spot is its own ghost
+                    k = frame - tr.frames[-1]
+                    step_px = np.hypot(xy[:, 0] - tr.u[-1], xy[:, 1] - tr.v[-1])
+                    speed = tr.recent_speed()
+                    if speed >= 3.0:
+                        ok &= step_px >= 0.35 * speed * k
+                cand = np.where(ok, d[r], np.inf)
                 j = int(np.argmin(cand))
                 if np.isfinite(cand[j]):
                     taken[j] = True
@@ -104,6 +148,13 @@ class Tracker:
             if tr.frames[-1] != frame:
                 tr.misses += 1
             limit = self.p.miss_long if len(tr) >= 4 else self.p.miss_short
+            if len(tr) >= 8 and not tr.static and tr.slow():
+                limit = self.p.miss_slow
+            if tr.stalled():
+                tr.trim_stall()
+                if len(tr) >= 4:
+                    ended.append(tr)
+                continue
             if tr.misses > limit or len(tr) >= self.p.max_len:
                 if not tr.static and len(tr) >= 4:
                     ended.append(tr)

@@ -24,14 +24,14 @@ class Mover:
     flap: bool = False
 
     def window(self, t_a: float, t_b: float) -> np.ndarray:
-        i = int(round((t_a - self.t0) * RATE))
-        j = int(round((t_b - self.t0) * RATE)) + 1
+        i = round((t_a - self.t0) * RATE)
+        j = round((t_b - self.t0) * RATE) + 1
         if j <= 0 or i >= len(self.path):
             return np.empty((0, 3))
         return self.path[max(i, 0) : min(j, len(self.path))]
 
     def at(self, t: float) -> np.ndarray | None:
-        i = int(round((t - self.t0) * RATE))
+        i = round((t - self.t0) * RATE)
         return self.path[i] if 0 <= i < len(self.path) else None
 
 

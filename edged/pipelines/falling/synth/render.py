@@ -68,8 +68,8 @@ class Renderer:
             self._rain(img)
         if sc.shake and sc.shake[0] <= t <= sc.shake[1]:
             dx, dy = self.rng.uniform(-2.0, 2.0, 2)
-            m = np.float32([[1, 0, dx], [0, 1, dy]])
-            img = cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+            shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+            img = cv2.warpAffine(img, shift, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REPLICATE)
         oy, ox = self.rng.integers(0, 64, 2)
         h, w = img.shape[:2]
         noise = self.noise[oy : oy + h, ox : ox + w]
@@ -222,7 +222,7 @@ def write_clip(spec: ClipSpec, out_dir: Path, name: str) -> dict[str, Any]:
     scene = make_scene(spec)
     renderer = Renderer(scene)
     video = out_dir / f"{name}.mp4"
-    n = int(round(scene.duration * spec.fps))
+    n = round(scene.duration * spec.fps)
     cmd = [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{spec.width}x{spec.height}", "-r", f"{spec.fps}",

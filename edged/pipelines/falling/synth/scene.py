@@ -140,42 +140,41 @@ def _visible_window(rng: np.random.Generator, cam: PinholeCamera, facade: Facade
 def _thrown(
     spec: ClipSpec, rng: np.random.Generator, cam: PinholeCamera, facade: Facade, style: str
 ) -> tuple[Mover, dict[str, Any]] | None:
-    """A release from a window that is in view with ≥ 2 storeys of fall below it in view."""
+    """A release from a window in view, its apex in view, and ≥ 2 storeys of fall below it in view."""
+    light = style == "light"
+    m = 0.04 * cam.height
     for _ in range(400):
         floor = int(rng.integers(3, facade.floors + 1))
         col = int(rng.integers(0, len(facade.columns_m)))
-        x0, z0, x1, z1 = facade.window_rect(floor, col)
+        x0, z0, x1, _z1 = facade.window_rect(floor, col)
         out = rng.uniform(0.1, 1.0)
         p0 = np.array([rng.uniform(x0 + 0.1, x1 - 0.1), -out, z0 + rng.uniform(0.1, 1.0)])
         below = p0 - (0, 0, 2.2 * facade.storey_m)
         uv, _ = cam.project(np.array([p0, below]))
-        m = 0.04 * cam.height
         if not (np.all(uv[:, 0] > m) and np.all(uv[:, 0] < cam.width - m)):
             continue
         if not (uv[0, 1] > m and uv[1, 1] < cam.height - m):
             continue
-        break
+        v0 = _initial_velocity(rng, style)
+        v_term = rng.uniform(1.2, 3.0) if light else rng.uniform(15.0, 40.0)
+        path = fall_path(p0, v0, v_term, 40.0, rng, sway=2.0 if light else 0.0)
+        apex, _ = cam.project(path[int(np.argmax(path[:, 2]))][None, :])
+        if m < apex[0, 1] and m < apex[0, 0] < cam.width - m:
+            break
     else:
         return None
-    light = style == "light"
-    v0 = np.zeros(3)
-    if style == "drop":
-        v0 = np.array([rng.uniform(-0.3, 0.3), -rng.uniform(0.0, 0.5), rng.uniform(-0.3, 0.2)])
-    elif style == "throw_up":
-        v0 = np.array([rng.uniform(-1.5, 1.5), -rng.uniform(0.5, 2.5), rng.uniform(1.5, 4.0)])
-    elif style == "throw_out":
-        v0 = np.array([rng.uniform(-1.5, 1.5), -rng.uniform(2.0, 5.0), rng.uniform(0.0, 2.0)])
-    elif light:
-        v0 = np.array([rng.uniform(-0.5, 0.5), -rng.uniform(0.0, 1.0), 0.0])
-    v_term = rng.uniform(1.2, 3.0) if light else rng.uniform(15.0, 40.0)
     t_rel = rng.uniform(*spec.t_release)
-    path = fall_path(p0, v0, v_term, 40.0, rng, sway=2.0 if light else 0.0)
     _, depth = cam.project(p0[None, :])
     size_px = rng.uniform(*spec.px_range)
     size_m = size_px * float(depth[0]) / cam.focal
     if light:
         size_m = max(size_m, 0.2)
-    grey = int(rng.choice([rng.integers(10, 50), rng.integers(215, 250)]))
+    # visible against the wall it falls past (at night the wall is dark, so the object is lit)
+    wall = facade.wall_grey * (0.3 if spec.condition == "night" else 1.0)
+    contrast = rng.uniform(50.0, 110.0) * rng.choice([-1.0, 1.0])
+    if not 5 <= wall + contrast <= 250:
+        contrast = -contrast
+    grey = int(np.clip(wall + contrast, 5, 250))
     mover = Mover("light" if light else "heavy", t_rel, path, size_m, grey)
     uv, _ = cam.project(path)
     inside = (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
@@ -210,3 +209,16 @@ def _bird(rng: np.random.Generator, cam: PinholeCamera, facade: Facade, duration
     start = rng.uniform(0.0, max(duration - 4.0, 0.5))
     path = bird_path(np.array([x_start, y, z]), speed, direction, duration - start, rng)
     return Mover("bird", start, path, rng.uniform(0.25, 0.45), int(rng.integers(20, 60)), flap=True)
+
+
+def _initial_velocity(rng: np.random.Generator, style: str) -> np.ndarray:
+    """x along the facade, y (negative: outward, toward the camera), z up; m/s."""
+    if style == "drop":
+        return np.array([rng.uniform(-0.3, 0.3), -rng.uniform(0.0, 0.5), rng.uniform(-0.3, 0.2)])
+    if style == "throw_up":
+        return np.array([rng.uniform(-1.5, 1.5), -rng.uniform(0.5, 2.5), rng.uniform(1.5, 4.0)])
+    if style == "throw_out":
+        return np.array([rng.uniform(-1.5, 1.5), -rng.uniform(2.0, 5.0), rng.uniform(0.0, 2.0)])
+    if style == "light":
+        return np.array([rng.uniform(-0.5, 0.5), -rng.uniform(0.0, 1.0), 0.0])
+    raise ValueError(f"unknown throw style {style!r}")
