@@ -3,7 +3,8 @@
 Every event that enters the outbox is also counted here. At the end of each interval two
 events are produced: `summary` (P1: events by type and by source, alarms, people through doors
 and gates, screening figures) and `availability` (P2: the fraction of the interval each camera
-and door reader was online, from the `*_offline` / `*_online` events). Critical events are not
+door reader and gate IO module was online, from the `*_offline` / `*_online` events and the
+cameras' live `camera.state`). Critical events are not
 folded into anything: they go up raw like every other event. Aggregates live in memory; an
 uplink restart starts a fresh interval (the raw events are all in the outbox anyway).
 """
@@ -19,8 +20,9 @@ from edged.events import Event, Priority, new_event
 SOURCE = "uplink"
 PEOPLE_DOOR = frozenset({"access_granted"})
 PEOPLE_GATE = frozenset({"gate_opened", "gate_passed", "pedestrian_passed"})
-OFFLINE = {"camera_offline": "camera", "reader_offline": "reader"}
-ONLINE = {"camera_online": "camera", "reader_online": "reader"}
+OFFLINE = {"camera_offline": "camera", "reader_offline": "reader", "gate_io_offline": "gate"}
+ONLINE = {"camera_online": "camera", "reader_online": "reader", "gate_io_online": "gate"}
+SCREENED = frozenset({"temperature_reading", "fever"})
 MAX_SOURCES = 2000  # bounded even if producers invent sources
 
 
@@ -30,6 +32,7 @@ class Summaries:
         self.known: dict[str, set[str]] = {
             "camera": {c.id for c in cfg.cameras},
             "reader": {d.id for d in cfg.doors.doors},
+            "gate": {c.id for c in cfg.gates.checkpoints},
         }
         self.offline_since: dict[tuple[str, str], float] = {}
         self._reset(now if now is not None else time.time())
@@ -41,6 +44,7 @@ class Summaries:
         self.alarms: Counter[str] = Counter()
         self.people = {"doors": 0, "gates": 0}
         self.fever = 0
+        self.screened = 0
         self.max_temp_c: float | None = None
         self.offline_s: dict[tuple[str, str], float] = {}
 
@@ -59,18 +63,26 @@ class Summaries:
                 self.people["doors"] += 1
             elif etype in PEOPLE_GATE:
                 self.people["gates"] += 1
-            elif etype == "fever":
-                self.fever += 1
+            elif etype in SCREENED:
+                self.screened += etype == "temperature_reading"
+                self.fever += etype == "fever"
                 temp = e["data"].get("temp_c")
                 if isinstance(temp, int | float):
                     self.max_temp_c = max(self.max_temp_c or temp, temp)
             if etype in OFFLINE:
-                self.offline_since.setdefault((OFFLINE[etype], source), t)
+                self.state(OFFLINE[etype], source, False, t)
             elif etype in ONLINE:
-                since = self.offline_since.pop((ONLINE[etype], source), None)
-                if since is not None:
-                    key = (ONLINE[etype], source)
-                    self.offline_s[key] = self.offline_s.get(key, 0.0) + t - max(since, self.start)
+                self.state(ONLINE[etype], source, True, t)
+
+    def state(self, kind: str, source: str, online: bool, t: float) -> None:
+        """A device went offline or came back (from events, or live state such as camera.state)."""
+        key = (kind, source)
+        if not online:
+            self.offline_since.setdefault(key, t)
+            return
+        since = self.offline_since.pop(key, None)
+        if since is not None:
+            self.offline_s[key] = self.offline_s.get(key, 0.0) + t - max(since, self.start)
 
     def due(self, now: float) -> bool:
         return now - self.start >= self.interval_s
@@ -87,7 +99,7 @@ class Summaries:
             "by_source": dict(self.by_source),
             "alarms": dict(self.alarms),
             "people": dict(self.people),
-            "screening": {"fever": self.fever, "max_temp_c": self.max_temp_c},
+            "screening": {"screened": self.screened, "fever": self.fever, "max_temp_c": self.max_temp_c},
         }, Priority.NORMAL)  # fmt: skip
         offline = dict(self.offline_s)
         for key, since in self.offline_since.items():

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from edged.bus.commands import CommandClient
 from edged.bus.reliable import EventReceiver
+from edged.bus.telemetry import TelemetrySubscriber
 from edged.uplink.service import UplinkService
 from edged.workers.runtime import WorkerContext
 
@@ -53,13 +55,20 @@ def run(ctx: WorkerContext) -> None:
     receiver = EventReceiver(ctx.zmq, ctx.endpoints.events("uplink"), "uplink", service.ingest)
     if service.corrupt_alarm is not None:  # already in the outbox; this shows it to rules and live
         ctx.emit(service.corrupt_alarm)
+    states = TelemetrySubscriber(ctx.zmq, ctx.endpoints.telemetry_out, ["camera.state"])
     service.start()
     ctx.log.info("uplink started", server=ctx.config.uplink.server, outbox=str(service.outbox.path))
     try:
         while not ctx.stopping.is_set():
             receiver.poll(100)
+            while (got := states.recv(0)) is not None:  # camera availability for the summaries
+                body = got[1]
+                if isinstance(body, dict) and isinstance(body.get("camera"), str):
+                    online = body.get("state") == "connected"
+                    service.summaries.state("camera", body["camera"], online, time.time())
             service.tick()
             ctx.beat(**service.progress())
     finally:
+        states.close()
         receiver.close()
         service.stop()

@@ -177,3 +177,40 @@ def test_uplink_config_requires_pinned_key() -> None:
     with pytest.raises(ConfigError) as err:
         validate_text("site: {id: a}\nuplink: {batch_max_events: 501, window: 0}\n", SiteConfig)
     assert {line.split(":")[0] for line in err.value.lines} == {"uplink.batch_max_events", "uplink.window"}
+
+
+def test_file_shipper_resumes_from_the_acked_offset_after_restart(tmp_path: Path) -> None:
+    from edged.uplink.files import FileShipper
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(os.urandom(200_000))
+    os.utime(clip, (1e9, 1e9))  # finished long ago
+    ob = Outbox(tmp_path / "o.db")
+    event = new_event(
+        "falling_object", "facade-1", {"clip": str(clip), "snapshot": str(tmp_path / "gone.jpg")}, 0
+    )
+    ob.append([event])
+    eid = uuid.UUID(event["id"]).bytes
+    reader = OutboxReader(ob.path)
+    assert FileShipper(ob, reader, 65536).next_chunk(0.0) is None  # the event is not acked yet: no file
+    ob.call(lambda c: c.execute("DELETE FROM events"))  # the server acked the event
+    ob.call(lambda c: c.execute("UPDATE files SET sent=65536 WHERE name='clip'"))  # before a restart
+    shipper = FileShipper(ob, reader, 65536, missing_after_s=0.0)
+    chunk = shipper.next_chunk(0.0)
+    assert chunk is not None and chunk["name"] == "clip" and chunk["offset"] == 65536
+    assert chunk["data"] == clip.read_bytes()[65536:131072] and "sha256" not in chunk
+    shipper.on_ack({"event_id": event["id"], "name": "clip", "next": 131072})
+    sent = ob.call(
+        lambda c: c.execute("SELECT sent FROM files WHERE event_id=? AND name='clip'", (eid,)).fetchone()
+    )
+    assert sent == (131072,)
+    chunks = []
+    while (nxt := shipper.next_chunk(5.0)) is not None:
+        chunks.append(nxt)
+        shipper.on_ack({"event_id": event["id"], "name": "clip", "next": nxt["offset"] + len(nxt["data"])})
+    assert [c["offset"] for c in chunks] == [131072, 196608]
+    assert chunks[-1]["sha256"] == hashlib.sha256(clip.read_bytes()).hexdigest()
+    names = ob.call(lambda c: c.execute("SELECT name FROM files").fetchall())
+    assert names == []  # delivered, and the missing snapshot was dropped (and counted)
+    reader.close()
+    ob.close()

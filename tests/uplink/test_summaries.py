@@ -20,6 +20,9 @@ def test_summary_and_availability_over_an_interval() -> None:
         [new_event("gate_opened", "north", {}), new_event("door_forced", "door-1", {}, priority=0)], now=1002
     )
     s.observe([new_event("fever", "thermal-1", {"temp_c": 38.1}, priority=0)], now=1003)
+    s.observe([new_event("temperature_reading", "thermal-1", {"temp_c": 36.6}, priority=2)], now=1003)
+    s.state("camera", "cam-1", False, 1004)  # live camera.state: down 1004..1006
+    s.state("camera", "cam-1", True, 1006)
     s.observe([new_event("camera_offline", "cam-2", {}, priority=0)], now=1010)
     s.observe([new_event("camera_online", "cam-2", {})], now=1025)
     s.observe([new_event("camera_offline", "cam-1", {}, priority=0)], now=1055)
@@ -27,11 +30,11 @@ def test_summary_and_availability_over_an_interval() -> None:
     summary, availability = s.flush(now=1060)
     d = summary["data"]
     assert summary["priority"] == 1 and availability["priority"] == 2
-    assert d["events"] == 8 and d["by_type"]["access_granted"] == 2
+    assert d["events"] == 9 and d["by_type"]["access_granted"] == 2
     assert d["people"] == {"doors": 2, "gates": 1}
     assert d["alarms"] == {"door_forced": 1, "fever": 1, "camera_offline": 2}
-    assert d["screening"] == {"fever": 1, "max_temp_c": 38.1}
-    assert availability["data"]["cameras"] == {"cam-1": round(1 - 5 / 60, 4), "cam-2": 0.75}
+    assert d["screening"] == {"screened": 1, "fever": 1, "max_temp_c": 38.1}
+    assert availability["data"]["cameras"] == {"cam-1": round(1 - 7 / 60, 4), "cam-2": 0.75}
     again, avail2 = s.flush(now=1120)  # the next interval starts empty; cam-1 is still offline
     assert again["data"]["events"] == 0
     assert avail2["data"]["cameras"]["cam-1"] == 0.0
