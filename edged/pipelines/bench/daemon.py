@@ -41,6 +41,9 @@ class PipelineResult:
     camera_cpu_pct: float  # mean per camera worker, % of one core
     detector_cpu_pct: float
     detector_rss_mb: float
+    detector_images_per_s: float = (
+        0.0  # images through the model, all cameras (incl. answers that came too late)
+    )
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -216,5 +219,6 @@ def _result(
         camera_cpu_pct=cpu_pct(cam_pids),
         detector_cpu_pct=cpu_pct(det_pids),
         detector_rss_mb=max((rss[p] for p in det_pids if p in rss), default=0.0),
+        detector_images_per_s=delta("edged_detector_batch_size_sum") / elapsed,
         skipped_by_reason=by_reason,
     )
