@@ -71,6 +71,7 @@ class VideoSource:
         self.wall_clock = self.url.startswith(("http://", "https://"))  # MJPEG: no timestamps
         self._last_t = 0.0  # stream clock of the last frame, kept across reconnects
         self._last_mono = 0.0
+        self._consumer_failed = False
         self._busy_since = 0.0  # monotonic start of the current blocking call, 0 when idle
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"source-{camera}", daemon=True)
@@ -211,7 +212,13 @@ class VideoSource:
             if self.cfg.width and image.shape[1] != self.cfg.width:
                 h = round(image.shape[0] * self.cfg.width / image.shape[1] / 2) * 2
                 image = cv2.resize(image, (self.cfg.width, h), interpolation=cv2.INTER_AREA)
-            self.on_frame(image, t, self.last_frame_wall, self.frames - 1)
+            try:
+                self.on_frame(image, t, self.last_frame_wall, self.frames - 1)
+            except Exception as exc:  # the consumer's bug must not end the reader thread
+                m.BAD_INPUT.labels(camera=self.camera, reason="consumer_error").inc()
+                if not self._consumer_failed:
+                    self._consumer_failed = True
+                    self.log.exception("frame consumer failed (logged once)", error=str(exc))
         return "stopped", last_t, got
 
 
