@@ -25,7 +25,7 @@ import structlog
 from edged.events import InvalidEvent, validate_event
 from edged.uplink import metrics as m
 from edged.uplink.protocol import encode_event
-from edged.uplink.retention import Lanes, Retention
+from edged.uplink.retention import EXPIRE_CHUNK, Lanes, Retention
 from edged.uplink.store import ROW_OVERHEAD, OpenReport, open_outbox
 
 log = structlog.get_logger()
@@ -164,10 +164,20 @@ class Outbox:
         self._put(_Op(fn))
 
     def sweep(self, now_ms: int | None = None) -> dict[int, int]:
-        """Drop events past their lane's TTL; returns evictions by priority."""
+        """Drop every event past its lane's TTL (chunked transactions); returns evictions by priority."""
         when = now_ms if now_ms is not None else int(time.time() * 1000)
-        result: dict[int, int] = self.call(lambda conn: self.retention.expire(conn, when))
-        return result
+        total: dict[int, int] = {}
+        while True:
+            done: dict[int, int] = self.call(lambda conn: self.retention.expire(conn, when))
+            for prio, n in done.items():
+                total[prio] = total.get(prio, 0) + n
+            if all(n < EXPIRE_CHUNK for n in done.values()):
+                return total
+
+    def sweep_async(self) -> None:
+        """One chunk of TTL expiry, queued to the writer (the worker's loop must not wait)."""
+        when = int(time.time() * 1000)
+        self.submit(lambda conn: self.retention.expire(conn, when))
 
     def close(self) -> None:
         with self._cond:

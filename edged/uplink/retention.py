@@ -1,8 +1,8 @@
 """Lane accounting and the rules that remove events without delivery (cap and TTL).
 
 Lanes: P0 critical, P1 normal, P2 telemetry. The size cap evicts P2 first, then P1, and P0
-only when both are empty, oldest first within a lane; it evicts down to 95% of the cap so a
-full outbox does not evict on every insert. TTLs: P1 7 days, P2 24 hours, P0 none. Callers
+only when both are empty, oldest first within a lane; it evicts down to 99% of the cap so a
+full outbox does not evict on every insert (nor a lot at once). TTLs: P1 7 days, P2 24 hours, P0 none. Callers
 count every eviction (`edged_uplink_evictions_total{priority,reason}`).
 """
 
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from edged.uplink import metrics as m
 
 EVICT_ORDER = (2, 1, 0)
-HEADROOM = 0.95
+HEADROOM = 0.99  # evict ~1% of the cap at a time: a few MB, never seconds inside one commit
+EXPIRE_CHUNK = 5000  # TTL deletes per lane per transaction, so a sweep never stalls ingest
 
 
 @dataclass
@@ -112,13 +113,16 @@ class Retention:
             self.lanes.remove(prio, size)
         return len(rows)
 
-    def expire(self, conn: sqlite3.Connection, now_ms: int) -> dict[int, int]:
-        """Delete events past their lane's TTL (inside the caller's transaction)."""
+    def expire(self, conn: sqlite3.Connection, now_ms: int, limit: int = EXPIRE_CHUNK) -> dict[int, int]:
+        """Delete up to `limit` events per lane past the lane's TTL (in the caller's transaction),
+        oldest first; a lane that returns `limit` has more to expire."""
         out: dict[int, int] = {}
         for prio, ttl in sorted(self.ttl_s.items()):
             cutoff = now_ms - int(ttl * 1000)
             rows = conn.execute(
-                "DELETE FROM events WHERE priority=? AND created_ms < ? RETURNING id, size", (prio, cutoff)
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE priority=? AND created_ms < ? "
+                "ORDER BY created_ms LIMIT ?) RETURNING id, size",
+                (prio, cutoff, limit),
             ).fetchall()
             self._drop_files(conn, [r[0] for r in rows])
             for _, size in rows:

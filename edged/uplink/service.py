@@ -30,7 +30,7 @@ from edged.uplink.sender import AckListener, BatchSettings, Sender
 from edged.uplink.summaries import Summaries
 
 log = structlog.get_logger()
-SWEEP_EVERY_S = 60.0
+SWEEP_EVERY_S = 5.0
 KEY_RETRY_S = 30.0
 
 
@@ -164,10 +164,10 @@ class UplinkService:
             for event in self.summaries.flush(now):
                 self._append_quietly([event])
                 m.SUMMARIES.inc()
-        if mono >= self._next_sweep:
+        if mono >= self._next_sweep:  # one chunk per lane each time: a backlog expires over a few turns
             self._next_sweep = mono + SWEEP_EVERY_S
             try:
-                self.outbox.sweep()
+                self.outbox.sweep_async()
             except Exception as exc:
                 log.error("outbox_sweep_failed", error=str(exc))
         self._try_start_sender(mono)
