@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from helpers import ReceiverProc, make_keys, receiver_rows, wait_for
 from prometheus_client import REGISTRY
+from uplink_helpers import ReceiverProc, make_keys, receiver_rows, wait_for
 
 from edged.config import SiteConfig
 from edged.events import new_event

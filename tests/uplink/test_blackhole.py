@@ -8,8 +8,8 @@ import json
 import time
 from pathlib import Path
 
-from helpers import Box, ReceiverProc, make_keys, receiver_rows, wait_for, wait_idle
-from proxy import BlackholeProxy
+from uplink_helpers import Box, ReceiverProc, make_keys, receiver_rows, wait_for, wait_idle
+from uplink_proxy import BlackholeProxy
 
 from edged.events import new_event
 

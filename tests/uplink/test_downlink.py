@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 import zmq
-from helpers import Box, ReceiverProc, make_keys, receiver_rows, wait_for
+from uplink_helpers import Box, ReceiverProc, make_keys, receiver_rows, wait_for
 
 from edged.access.credentials import CredentialStore
 from edged.bus.commands import CommandServer

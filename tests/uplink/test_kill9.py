@@ -15,7 +15,7 @@ import random
 import time
 from pathlib import Path
 
-from helpers import Box, ReceiverProc, make_keys, receiver_rows, wait_for, wait_idle
+from uplink_helpers import Box, ReceiverProc, make_keys, receiver_rows, wait_for, wait_idle
 
 from edged.events import new_event
 

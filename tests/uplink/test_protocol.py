@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import zmq
 import zstandard
-from helpers import make_keys, receiver_rows, wait_for
+from uplink_helpers import make_keys, receiver_rows, wait_for
 
 from edged.config import ConfigError, SiteConfig, validate_text
 from edged.events import new_event
