@@ -200,3 +200,38 @@ def test_corrupt_file_is_moved_aside_and_a_fresh_one_started(tmp_path: Path) -> 
     assert ob.lanes.count == {0: 0, 1: 0, 2: 0}
     assert ob.append(_events(5, 0)).accepted == 5
     ob.close()
+
+
+def test_full_disk_in_the_uplink_worker_keeps_it_running_and_loses_nothing(tmp_path: Path) -> None:
+    """The real worker on a 4 MB tmpfs filled by something else: commits fail (nothing is
+    acked, so the producer keeps its events), the worker lives on, and once space is freed
+    every event reaches the receiver."""
+    from uplink_helpers import Box, ReceiverProc, make_keys, receiver_rows, wait_for, wait_idle
+
+    with _tmpfs(tmp_path / "state", "4m") as mounted:
+        if not mounted:
+            pytest.skip("needs root to mount a small tmpfs")
+        k = make_keys(tmp_path)
+        receiver = ReceiverProc(tmp_path, k.dir).start()
+        box = Box(tmp_path, "site-a", receiver.endpoint, k).start(wait=True)
+        filler = tmp_path / "state" / "clips.bin"
+        try:
+            with open(filler, "wb") as f, contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            events = [
+                new_event("door_forced", f"door-{i}", {"pad": "x" * 300}, priority=0) for i in range(3000)
+            ]
+            for e in events:
+                box.producer.send(e)
+            wait_for(lambda: b"outbox_commit_failed" in box.log.read_bytes(), 30, 0.1)
+            time.sleep(1.0)
+            assert box.alive() and box.producer.pending > 0
+            filler.unlink()
+            wait_idle(box.producer, 60)
+            wait_for(lambda: len(receiver_rows(receiver.db)) >= 3000, 60, 0.2)
+            assert {r[1] for r in receiver_rows(receiver.db)} == {e["id"] for e in events}
+        finally:
+            box.close()
+            receiver.stop()
