@@ -196,8 +196,12 @@ class Sender:
         elif msg.kind == p.WELCOME:
             self.link.attempt = 0
 
+    def _batch_of(self, body: dict[str, Any]) -> _Batch | None:
+        n = body.get("n")
+        return self.inflight.pop(n, None) if isinstance(n, int) else None
+
     def _on_ack(self, body: dict[str, Any], now: float) -> None:
-        batch = self.inflight.pop(body.get("n"), None)  # type: ignore[arg-type]
+        batch = self._batch_of(body)
         if batch is None:
             return
         self.outbox.delete(batch.seqs)
@@ -214,7 +218,7 @@ class Sender:
 
     def _on_nack(self, body: dict[str, Any]) -> None:
         """The server could not decode a batch: resending the same bytes cannot help; drop, count."""
-        batch = self.inflight.pop(body.get("n"), None)  # type: ignore[arg-type]
+        batch = self._batch_of(body)
         if batch is None:
             return
         log.error("uplink_batch_rejected", events=len(batch.seqs), error=str(body.get("error")))
