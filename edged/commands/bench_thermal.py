@@ -18,6 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edged.pipelines.thermal.offline import logs_to_stderr
+
+    with logs_to_stderr():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     import cv2
 
     from edged.pipelines.thermal.bench import bench, make_clips

@@ -8,11 +8,11 @@ Secure channel (libosdp runs it with ENFORCE_SECURE): a reader is online only wi
 channel's `ReplyGate` shows us each command libosdp sends and what the reader answered, so
 when libosdp drops a reader we know why: right after the reader's cryptogram (osdp_CCRYPT,
 which libosdp checks against the key) or its capabilities (no SC support) it is a *rejection*
-— a key problem; a drop after a timeout, a NAK or a retried exchange on a loaded bus is not. `sc_failed` needs `sc_attempts`
-rejections (with no secure session between them) over at least `sc_grace_s`; a handshake in
-progress, or one that times out on a loaded box, never raises it. libosdp parks a dropped
-reader for 300 s; we re-enable it soon (0.5 s, then backing off to `offline_cycle_s`), but
-never touch one the library is still working on.
+— a key problem; a drop after a timeout, a NAK or a retried exchange on a loaded bus is not.
+`sc_failed` needs `sc_attempts` rejections (with no secure session between them) over at
+least `sc_grace_s`; a handshake in progress, or one that times out on a loaded box, never
+raises it. libosdp parks a dropped reader for 300 s; we re-enable it soon (0.5 s, then backing
+off to `offline_cycle_s`), but never touch one the library is still working on.
 """
 
 from __future__ import annotations
@@ -55,12 +55,14 @@ REOPEN_S = 2.0
 @dataclass
 class BusEvent:
     """What the bus tells the door engine. `kind`: card, keypad, input, tamper, online, offline,
-    sc_failed, bus_down, bus_up. `t` is the perf_counter time the event came off the wire."""
+    sc_failed, bus_down, bus_up. `t` is the perf_counter time the event came off the wire, `cpu`
+    this thread's CPU time then (the bench tells time on the CPU from time waiting for one)."""
 
     kind: str
     address: int | None
     data: dict[str, Any] = field(default_factory=dict)
     t: float = 0.0
+    cpu: float = 0.0
 
 
 @dataclass
@@ -173,10 +175,12 @@ class OsdpBus:
                 m.PLAINTEXT_DROPPED.labels(bus=self.id).inc()
                 return
             cred = card_credential(int(ev.get("format", 0)), int(ev["length"]), bytes(ev["data"]))
-            self._inbox.append(BusEvent("card", r.address, {"kind": cred[0], "value": cred[1]}, t))
+            data = {"kind": cred[0], "value": cred[1]}
+            self._inbox.append(BusEvent("card", r.address, data, t, time.thread_time()))
         elif kind == osdp.Event.KeyPress:
             if self._trusted(r):
-                self._inbox.append(BusEvent("keypad", r.address, {"data": bytes(ev["data"])}, t))
+                keys = {"data": bytes(ev["data"])}
+                self._inbox.append(BusEvent("keypad", r.address, keys, t, time.thread_time()))
         elif kind == osdp.Event.Status:
             report = bytes(ev.get("report") or b"")
             if ev["type"] == osdp.StatusReportType.Input:
@@ -229,8 +233,8 @@ class OsdpBus:
             for r in self.readers.values():  # skip libosdp's 300 s offline hold
                 r.retry_at, r.retries = now, 0
         self._ctx.refresh()
-        if self.channel.up and not self._gate.waiting(now):
-            self.channel.drain()  # nothing is awaited: what came is stray; do not wake for it again
+        if self.channel.up:
+            self.channel.drain()  # empty the kernel buffer: the loop waits on it (see `fileno`)
         status, sc = self._ctx.status(), self._ctx.sc_status()
         if status != self._status or sc != self._sc or now >= self._next_housekeeping:
             self._status, self._sc = status, sc
@@ -243,6 +247,11 @@ class OsdpBus:
     def fileno(self) -> int:
         """The channel's descriptor (-1 while down): readable when a reply arrives."""
         return self.channel.fileno()
+
+    @property
+    def ready(self) -> bool:
+        """A reply is in hand for libosdp: refresh again without waiting."""
+        return self.channel.pending
 
     def _channel_down(self, now: float) -> None:
         if not self._down_reported:

@@ -50,6 +50,11 @@ class BusChannel(osdp.Channel):
     def up(self) -> bool:
         return self.down_reason is None
 
+    @property
+    def pending(self) -> bool:
+        """Filtered bytes wait for libosdp's next read."""
+        return bool(self._pending)
+
     def _fail(self, exc: OSError | str) -> None:
         self.down_reason = exc if isinstance(exc, str) else (exc.strerror or str(exc))
         self._close()

@@ -14,7 +14,6 @@ CRC-16 instead of checksum, bit 3: security block), [security block], code, data
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ SOM = 0x53
 MARK = 0xFF
 MAX_PACKET = 1440
 BROADCAST = 0x7F
-REPLY_WAIT_S = 1.0  # libosdp gives up on a reply well before this (200 ms, a few retries)
 
 
 def _table() -> list[int]:
@@ -71,9 +69,10 @@ class FrameChecker:
     """Feed it a byte stream in any chunks; `feed` returns the complete well-formed frames and
     calls `on_malformed(reason)` for bad ones (reason: crc, length, garbage)."""
 
-    def __init__(self, on_malformed: Callable[[str], None]) -> None:
+    def __init__(self, on_malformed: Callable[[str], None], verify: bool = True) -> None:
         self._buf = bytearray()
         self._on_malformed = on_malformed
+        self._verify = verify  # False for frames we built ourselves (libosdp's own commands)
 
     def reset(self) -> None:
         self._buf.clear()
@@ -111,7 +110,9 @@ class FrameChecker:
                     buf[0:0] = bytes([MARK])
                 break
             pkt = bytes(buf[:length])
-            ok = crc16(pkt[:-2]) == pkt[-2] | pkt[-1] << 8 if use_crc else checksum(pkt[:-1]) == pkt[-1]
+            ok = not self._verify or (
+                crc16(pkt[:-2]) == pkt[-2] | pkt[-1] << 8 if use_crc else checksum(pkt[:-1]) == pkt[-1]
+            )
             del buf[:length]  # half duplex: silence follows a frame, so the length is a safe skip
             if not ok:
                 self._on_malformed("crc")
@@ -146,11 +147,10 @@ class ReplyGate:
         on_malformed: Callable[[str], None],
     ) -> None:
         self._rx = FrameChecker(on_malformed)
-        self._tx = FrameChecker(lambda _reason: None)  # our own frames (libosdp's)
+        self._tx = FrameChecker(lambda _reason: None, verify=False)  # libosdp's own commands
         self._on_command = on_command
         self._on_received = on_received
         self._expect: tuple[int, int] | None = None  # (address, sequence) awaiting a reply
-        self._sent_at = 0.0
 
     def reset(self) -> None:
         self._rx.reset()
@@ -160,12 +160,8 @@ class ReplyGate:
     def sent(self, data: bytes) -> None:
         for f in self._tx.feed(data):
             if not f.is_reply:
-                self._expect, self._sent_at = (f.address, f.seq), time.monotonic()
+                self._expect = (f.address, f.seq)
                 self._on_command(f)
-
-    def waiting(self, now: float) -> bool:
-        """A command is out and its reply may still come (`now`: time.monotonic())."""
-        return self._expect is not None and now - self._sent_at < REPLY_WAIT_S
 
     def received(self, data: bytes) -> bytes:
         out = b""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
+from pathlib import Path
 
 from edged.config import ConfigError, load_site_config
 from edged.logs import configure_logging
@@ -33,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(config.logging.level, config.logging.format, worker=args.name, pid=pid())
     module = importlib.import_module(WORKER_MODULES[kind])
-    os.environ["EDGED_CONFIG"] = os.path.abspath(args.config)  # the uplink's config push rewrites it
-    ctx = WorkerContext.create(args.name, config)
+    ctx = WorkerContext.create(args.name, config, Path(args.config).resolve())
     ctx.install_signal_handlers()
     # The first heartbeat comes from the worker's own loop: "up" means its loop runs.
     try:

@@ -1,12 +1,14 @@
 """The doors worker: one per group of RS-485 buses / IP controllers (`doors:<group>`).
 
 Runs the group's `DoorsEngine` from its own 1–2 ms loop (libosdp's built-in loop caps a panel
-at ~50 exchanges/s) and serves commands (open_door, set_mode, lockdown, fire_alarm, status)
-between refreshes, so a command never waits behind more than one refresh.
+at ~50 exchanges/s), woken early when a reply arrives on a bus, and serves commands (open_door,
+set_mode, lockdown, fire_alarm, status) between refreshes, so a command never waits behind
+more than one refresh.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 
 from edged.access.commands import handlers
@@ -20,6 +22,7 @@ def run(ctx: WorkerContext) -> None:
     if group not in ctx.config.doors.worker_groups():
         raise SystemExit(f"{ctx.name}: no buses or controllers with doors in group {group!r}")
     engine = DoorsEngine(ctx.config, group, ctx.emit)
+    gc.freeze()  # start-up objects (config, panels, metrics) are never garbage: keep them out of GC passes
     server = CommandServer(ctx.zmq, ctx.endpoints.commands(ctx.name), handlers(engine), name=ctx.name)
     period = ctx.config.doors.osdp.refresh_interval_s
     ctx.log.info(
@@ -34,11 +37,10 @@ def run(ctx: WorkerContext) -> None:
             start = time.monotonic()
             engine.step(start)
             server.handle_ready()
-            online = sum(1 for d in engine.doors if engine.door_online(d))
-            ctx.beat(doors_online=online, doors=len(engine.doors))
+            ctx.beat(doors_online=engine.online_doors, doors=len(engine.doors))
             left = period - (time.monotonic() - start)
             if left > 0:
-                time.sleep(left)
+                engine.wait(left)
     finally:
         server.close()
         engine.close()

@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -32,6 +33,7 @@ class WorkerContext:
     name: str
     kind: str
     config: SiteConfig
+    config_path: Path | None  # the file it was loaded from (the uplink's config push rewrites it)
     zmq: zmq.Context[zmq.Socket[bytes]]
     endpoints: Endpoints
     log: Any
@@ -41,7 +43,13 @@ class WorkerContext:
     _telemetry: TelemetryPublisher | None = None
 
     @classmethod
-    def create(cls, name: str, config: SiteConfig, sinks: tuple[str, ...] = EVENT_SINKS) -> WorkerContext:
+    def create(
+        cls,
+        name: str,
+        config: SiteConfig,
+        config_path: Path | None = None,
+        sinks: tuple[str, ...] = EVENT_SINKS,
+    ) -> WorkerContext:
         kind = name.split(":", 1)[0]
         endpoints = Endpoints(config.runtime.run_dir)
         zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -49,6 +57,7 @@ class WorkerContext:
             name=name,
             kind=kind,
             config=config,
+            config_path=config_path,
             zmq=zctx,
             endpoints=endpoints,
             log=structlog.get_logger(f"edged.{kind}"),

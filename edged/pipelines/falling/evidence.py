@@ -80,8 +80,17 @@ class SegmentRing:
         self.queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=int(fps * 2))
         self.dropped = 0
         self._writer: threading.Thread | None = None
+        self.source = source
+        self.restarts = 0
+        self._next_start = 0.0
         if source is not None:
-            self._start(["-rtsp_transport", "tcp", "-i", source, "-c", "copy", "-an"])
+            self._start_copy()
+
+    def _start_copy(self) -> None:
+        assert self.source is not None
+        # some servers send the first access units without timestamps; the muxer refuses those
+        fix_ts = "setts=pts=if(eq(PTS\\,NOPTS)\\,0\\,PTS):dts=if(eq(DTS\\,NOPTS)\\,0\\,DTS)"
+        self._start(["-rtsp_transport", "tcp", "-i", self.source, "-c", "copy", "-an", "-bsf:v", fix_ts])
 
     def _start(self, input_args: list[str]) -> None:
         seg = [
@@ -133,7 +142,14 @@ class SegmentRing:
             self.proc.stdin.close()
 
     def refresh(self) -> None:
-        """Read newly closed segments from ffmpeg's list file."""
+        """Read newly closed segments from ffmpeg's list file; restart a dead copier (backoff)."""
+        if self.copy_mode and self.proc is not None and self.proc.poll() is not None:
+            now = time.monotonic()
+            if now >= self._next_start:
+                self.restarts += 1
+                self._next_start = now + min(2.0 * self.restarts, 30.0)
+                log.warning("falling_evidence_copier_restart", rc=self.proc.returncode, restarts=self.restarts)
+                self._start_copy()
         try:
             with self.list_path.open("r", encoding="utf-8") as fh:
                 fh.seek(self._list_pos)

@@ -60,9 +60,11 @@ class BlackbodyMonitor:
         roi = celsius[y : y + h, x : x + w]
         if roi.shape != (h, w) or roi.size == 0:
             return self._lose(t, "roi_outside", math.nan, math.nan)
-        mean = float(roi.mean())
+        # Median and MAD: a ROI drawn a pixel too wide (emitter edge inside) must not read as a
+        # moved blackbody nor bias the offset; a real occlusion or move shifts them all the same.
+        mean = float(np.median(roi))
         smooth = cv2.blur(roi, (3, 3))[1:-1, 1:-1] if min(h, w) >= 5 else roi
-        spatial = float(smooth.std())
+        spatial = 1.4826 * float(np.median(np.abs(smooth - np.median(smooth))))
         self._recent.append((t, mean))
         while self._recent and self._recent[0][0] < t - 0.5:
             self._recent.popleft()

@@ -22,13 +22,15 @@ class FfcGate:
         self._prev: np.ndarray | None = None
         self._in_ffc = False
         self._ffc_end_t = -math.inf
+        self._live = False  # consecutive frames have differed: the sensor shows noise
+        self._frozen_since: float | None = None
         self.shutters = 0
 
     def check(self, frame: ThermalFrame, celsius: np.ndarray) -> tuple[str | None, bool]:
         """(skip reason or None, True when a shutter event just ended)."""
         ffc = frame.ffc
         if ffc is None:
-            ffc = self._frozen(frame.counts, celsius)
+            ffc = self._frozen(frame.counts, celsius, frame.t)
         ended = False
         if ffc:
             if not self._in_ffc:
@@ -43,10 +45,16 @@ class FfcGate:
             return "ffc_settle", ended
         return None, ended
 
-    def _frozen(self, counts: np.ndarray, celsius: np.ndarray) -> bool:
+    def _frozen(self, counts: np.ndarray, celsius: np.ndarray, t: float) -> bool:
+        """A real sensor never repeats a frame (NETD noise) except while its shutter is closed, and
+        no shutter stays closed for 2 s; a noiseless, static (synthetic) scene is not frozen."""
         prev, self._prev = self._prev, counts.copy()
         if prev is not None and prev.shape == counts.shape and np.array_equal(prev, counts):
-            return True
+            if self._frozen_since is None:
+                self._frozen_since = t
+            return self._live and t - self._frozen_since < 2.0
+        self._live = self._live or prev is not None
+        self._frozen_since = None
         smooth = cv2.blur(celsius, (3, 3))[::2, ::2]
         return bool(float(smooth.max() - smooth.min()) < 0.5)  # shutter in view: a flat field
 

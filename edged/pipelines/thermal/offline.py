@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from edged.config.camera import CameraConfig
 from edged.events import Event
@@ -62,3 +68,20 @@ def reading_row(r: Reading) -> dict[str, Any]:
         "quality": r.flags,
         "bbox": [round(v, 1) for v in r.box],
     }
+
+
+@contextlib.contextmanager
+def logs_to_stderr(level: int = logging.WARNING) -> Iterator[None]:
+    """Offline commands print results on stdout; their log lines go to stderr (restored after,
+    for callers in the same process such as tests)."""
+    saved = structlog.get_config()
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
