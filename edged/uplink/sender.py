@@ -75,6 +75,8 @@ class Sender:
         self._more = True
         self._results: deque[dict[str, Any]] = deque()
         self._stats_at = 0.0
+        self._lost_logged = -1e9
+        self._losses = 0
 
     # -- lifecycle -----------------------------------------------------------------------
     def run(self, stopping: threading.Event) -> None:
@@ -107,8 +109,6 @@ class Sender:
             if ev is LinkEvent.UP:
                 self._on_up()
             else:
-                if ev is LinkEvent.AUTH_FAILED:
-                    log.error("uplink_auth_refused", server=self.link.s.server)
                 self._lost(now, ev.value)
                 return
         if self.link.sock is None:
@@ -141,7 +141,16 @@ class Sender:
     def _lost(self, now: float, why: str) -> None:
         if self.inflight:
             m.BATCHES_RETRIED.inc(len(self.inflight))
-        log.warning("uplink_link_lost", why=why, inflight=len(self.inflight), attempt=self.link.attempt + 1)
+        self._losses += 1
+        if self.link.attempt == 0 or now - self._lost_logged >= 60.0:  # a day-long outage: a line a minute
+            attempt = self.link.attempt + 1
+            if why == LinkEvent.AUTH_FAILED.value:
+                log.error(
+                    "uplink_auth_refused", server=self.link.s.server, attempt=attempt, failures=self._losses
+                )
+            else:
+                log.warning("uplink_link_lost", why=why, inflight=len(self.inflight), attempt=attempt)
+            self._lost_logged, self._losses = now, 0
         self.inflight.clear()
         self.files.reset()
         self._reset_cursors()
