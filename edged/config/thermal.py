@@ -83,7 +83,7 @@ class ThermalConfig(Strict):
         description="collect this long after the first valid frame (the face grows as people approach)",
     )
     max_decision_s: float = Field(1.0, gt=0, le=10, description="borderline readings wait up to this long")
-    ffc_settle_s: float = Field(0.5, ge=0, le=10, description="frames this long after a shutter are skipped")
+    ffc_settle_s: float = Field(0.25, ge=0, le=10, description="frames this long after a shutter are skipped")
     track_timeout_s: float = Field(0.6, gt=0, le=10, description="a face unseen this long ends its track")
     reid_window_s: float = Field(3.0, ge=0, le=60, description="a new track near a lost alarmed one is it")
     faces: FacesConfig = Field(default_factory=FacesConfig)

@@ -54,15 +54,19 @@ class BlackbodyMonitor:
     def shutter(self) -> None:
         """A shutter/FFC happened: the camera's offset may step; re-reference on the next good frame."""
         self._expect_step = True
+        self._recent.clear()  # the level before the shutter says nothing about stability after it
 
     def update(self, celsius: np.ndarray, t: float) -> BlackbodyReading:
         x, y, w, h = self.cfg.roi
         roi = celsius[y : y + h, x : x + w]
         if roi.shape != (h, w) or roi.size == 0:
             return self._lose(t, "roi_outside", math.nan, math.nan)
-        # Median and MAD: a ROI drawn a pixel too wide (emitter edge inside) must not read as a
+        # Robust statistics: a ROI drawn a pixel too wide (emitter edge inside) must not read as a
         # moved blackbody nor bias the offset; a real occlusion or move shifts them all the same.
-        mean = float(np.median(roi))
+        med = float(np.median(roi))
+        spread = 1.4826 * float(np.median(np.abs(roi - med)))
+        inliers = roi[np.abs(roi - med) <= max(3.0 * spread, 0.05)]
+        mean = float(inliers.mean())  # outlier-rejected mean: unbiased, noise / sqrt(N)
         smooth = cv2.blur(roi, (3, 3))[1:-1, 1:-1] if min(h, w) >= 5 else roi
         spatial = 1.4826 * float(np.median(np.abs(smooth - np.median(smooth))))
         self._recent.append((t, mean))
