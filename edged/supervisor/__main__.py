@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from edged.config import ConfigError, load_site_config
+from edged.config import ConfigError, SiteConfig, validate_text
 from edged.logs import configure_logging
 
 
@@ -20,14 +20,18 @@ def main() -> int:
         return 2
     path = Path(args.config)
     try:
-        cfg = load_site_config(path)
+        text = path.read_text(encoding="utf-8")
+        cfg = validate_text(text, SiteConfig, str(path))
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print("\n".join(exc.lines), file=sys.stderr)
         return 2
     configure_logging(cfg.logging.level, cfg.logging.format, worker="supervisor", pid=os.getpid())
     from edged.supervisor.supervisor import Supervisor
 
-    return Supervisor(path, cfg).run()
+    return Supervisor(path, cfg, text).run()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ starts a worker in milliseconds, so a crashed worker is back well within a secon
 design.md's `forkserver` start method, with our own protocol instead of multiprocessing's,
 which pickles the process object over its socket.
 
-Protocol: JSON lines over two pipes. The supervisor writes ``{"spawn": NAME, "config": PATH}``;
+Protocol: JSON lines over two pipes. The supervisor writes
+``{"spawn": NAME, "config": PATH, "source": PATH}``;
 the server answers ``{"spawned": NAME, "pid": PID}`` and reports
 every child's end as ``{"exited": PID, "code": CODE}`` (negative: killed by that signal).
 The server imports nothing that starts threads (no numpy, cv2, onnxruntime): forking a
@@ -75,7 +76,7 @@ def serve(request_fd: int, reply_fd: int) -> None:
                 request = json.loads(line)
                 pid = os.fork()
                 if pid == 0:
-                    _child(request["spawn"], request["config"], (request_fd, reply_fd, wake_r, wake_w))
+                    _child(request, (request_fd, reply_fd, wake_r, wake_w))
                 children.add(pid)
                 _reply(reply_fd, {"spawned": request["spawn"], "pid": pid})
 
@@ -96,7 +97,7 @@ def _reply(fd: int, message: dict[str, object]) -> None:
     os.write(fd, json.dumps(message).encode() + b"\n")
 
 
-def _child(name: str, config: str, fds: tuple[int, ...]) -> None:
+def _child(request: dict[str, str], fds: tuple[int, ...]) -> None:
     code: int = 1
     try:
         signal.set_wakeup_fd(-1)
@@ -106,7 +107,7 @@ def _child(name: str, config: str, fds: tuple[int, ...]) -> None:
         die_with_parent()
         from edged.workers.__main__ import main
 
-        code = main([name, "--config", config]) or 0
+        code = main([request["spawn"], "--config", request["config"], "--source", request["source"]]) or 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -147,9 +148,10 @@ class ForkServer:
     def fileno(self) -> int:
         return self._rep_r
 
-    def spawn(self, name: str, config: str, timeout_s: float = 10.0) -> int:
+    def spawn(self, name: str, config: str, source: str, timeout_s: float = 10.0) -> int:
         self._ensure_alive()
-        os.write(self._req_w, json.dumps({"spawn": name, "config": config}).encode() + b"\n")
+        request = {"spawn": name, "config": config, "source": source}
+        os.write(self._req_w, json.dumps(request).encode() + b"\n")
         while True:
             for message in self._read(timeout_s):
                 if message.get("spawned") == name:

@@ -28,7 +28,8 @@ class State(StrEnum):
 class WorkerProcess:
     spec: WorkerSpec
     policy: RestartPolicy
-    config_path: Path
+    config_path: Path  # the validated snapshot the worker loads
+    source_path: Path  # the operator's file (the uplink's config push rewrites it)
     spawner: ForkServer
     state: State = State.STOPPED
     pid: int | None = None
@@ -41,7 +42,7 @@ class WorkerProcess:
     progress: dict[str, Any] = field(default_factory=dict)
 
     def spawn(self, now: float) -> None:
-        self.pid = self.spawner.spawn(self.spec.name, str(self.config_path))
+        self.pid = self.spawner.spawn(self.spec.name, str(self.config_path), str(self.source_path))
         self.state = State.STARTING
         self.started_at = now
         self.last_heartbeat = 0.0

@@ -23,7 +23,7 @@ from edged.bus.malformed import MalformedCounter
 from edged.bus.reliable import EventSender
 from edged.bus.sockets import make_socket
 from edged.bus.telemetry import TelemetryProxy, TelemetryPublisher
-from edged.config import ConfigError, SiteConfig, load_site_config
+from edged.config import ConfigError, SiteConfig, validate_text
 from edged.events import Priority, new_event
 from edged.supervisor.forkserver import ForkServer
 from edged.supervisor.http import MetricsServer
@@ -39,10 +39,15 @@ LOOP_S = 0.05
 
 
 class Supervisor:
-    def __init__(self, config_path: Path, cfg: SiteConfig) -> None:
+    def __init__(self, config_path: Path, cfg: SiteConfig, text: str) -> None:
+        """`text` is the file's content that `cfg` was validated from."""
         self.config_path = config_path
         self.cfg = cfg
+        self._text = text
         self.endpoints = Endpoints(cfg.runtime.run_dir)
+        # Workers load this validated copy, never the file operators edit: a bad edit cannot
+        # break the next worker restart, only a reload that refuses it.
+        self.snapshot = cfg.runtime.run_dir / "site.yaml"
         self.workers: list[WorkerProcess] = []
         self._stop_requested = False
         self._exit_code = 0
@@ -79,6 +84,7 @@ class Supervisor:
             metrics_port=self._http.port,
             config=str(self.config_path),
         )
+        self._write_snapshot(self._text)
         self._start_all()
         try:
             self._loop()
@@ -90,6 +96,13 @@ class Supervisor:
         log.info("stop requested", signal=signal.Signals(signum).name)
         self._stop_requested = True
 
+    def _write_snapshot(self, text: str) -> None:
+        tmp = self.snapshot.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may hold credentials
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, self.snapshot)
+
     def _start_all(self) -> None:
         sup = self.cfg.supervisor
         now = time.monotonic()
@@ -98,7 +111,7 @@ class Supervisor:
             policy = RestartPolicy(
                 sup.restart_budget, sup.restart_window_s, sup.failed_retry_s, sup.failed_retry_max_s
             )
-            worker = WorkerProcess(spec, policy, self.config_path, self._forkserver)
+            worker = WorkerProcess(spec, policy, self.snapshot, self.config_path, self._forkserver)
             worker.spawn(now)
             metrics.WORKER_FAILED.labels(worker=spec.name).set(0)
             log.info("worker spawned", worker=spec.name, pid=worker.pid)
@@ -276,10 +289,14 @@ class Supervisor:
 
     def _cmd_reload(self, _args: dict[str, Any]) -> dict[str, Any]:
         try:
-            cfg = load_site_config(self.config_path)
+            text = self.config_path.read_text(encoding="utf-8")
+            cfg = validate_text(text, SiteConfig, str(self.config_path))
+        except OSError as exc:
+            raise ValueError(f"{self.config_path}: cannot read: {exc.strerror}") from exc
         except ConfigError as exc:
             raise ValueError("; ".join(exc.lines)) from exc
         self._stop_workers()
+        self._write_snapshot(text)
         self.cfg = cfg
         self._start_all()
         return {"workers": len(self.workers)}

@@ -20,7 +20,8 @@ from edged.workers.runtime import WorkerContext, pid
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="edged-worker")
     parser.add_argument("name")
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--config", required=True, help="the config to load (the supervisor's snapshot)")
+    parser.add_argument("--source", help="the operator's config file it was validated from")
     args = parser.parse_args(argv)
     kind = args.name.split(":", 1)[0]
     if kind not in WORKER_MODULES:
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(config.logging.level, config.logging.format, worker=args.name, pid=pid())
     module = importlib.import_module(WORKER_MODULES[kind])
-    ctx = WorkerContext.create(args.name, config, Path(args.config).resolve())
+    ctx = WorkerContext.create(args.name, config, Path(args.source or args.config).resolve())
     ctx.install_signal_handlers()
     # The first heartbeat comes from the worker's own loop: "up" means its loop runs.
     try:
