@@ -106,8 +106,8 @@ class OsdpBus:
             raise ValueError(f"bus {cfg.id}: {len(addresses)} readers, at most {min(cfg.max_readers, 32)}")
         self.cfg, self.osdp_cfg = cfg, osdp_cfg
         self.id = cfg.id
-        self._gate = ReplyGate(self._on_command, self._on_received, self._on_malformed)
-        self.channel: BusChannel = open_channel(cfg.port, cfg.baud, self._gate.received, self._gate.sent)
+        self._gate = ReplyGate(self._on_command, self._on_received, self._on_malformed, self._on_held)
+        self.channel: BusChannel = open_channel(cfg.port, cfg.baud, self._gate)
         self._now = time.monotonic()
         self.readers = {a: _Reader(a, i, since=self._now, last_tx=self._now) for i, a in enumerate(addresses)}
         self._by_index = {r.index: r for r in self.readers.values()}
@@ -152,6 +152,9 @@ class OsdpBus:
                 r.answered = f.code
         if not taken:
             m.STRAY_REPLIES.labels(bus=self.id).inc()
+
+    def _on_held(self) -> None:
+        m.RESENDS_HELD.labels(bus=self.id).inc()
 
     def _on_malformed(self, reason: str) -> None:
         m.MALFORMED.labels(bus=self.id, reason=reason).inc()

@@ -3,8 +3,9 @@ slave end of a pty in simulation) or a TCP serial server (`tcp://host:port`).
 
 libosdp calls `read`/`write`/`flush` from inside `refresh()`. A channel never raises into
 libosdp: an OS error marks it down (the bus worker turns that into one `bus_fault`) and
-`reopen()` tries again later. Bytes read go through `rx_filter` (the bus's `ReplyGate`, which
-passes only the reply to the outstanding command); bytes written are shown to `on_write`.
+`reopen()` tries again later. The bus's `ReplyGate` sees every byte: what is read goes through
+it (libosdp gets only the reply to the command that is out), and it may hold back a write
+(libosdp's first re-send of a command whose reply is late).
 `fileno()` lets the worker loop wake as soon as a reply arrives.
 """
 
@@ -16,9 +17,10 @@ import os
 import socket
 import termios
 import tty
-from collections.abc import Callable
 
 import osdp
+
+from edged.drivers.osdp_frames import ReplyGate
 
 _BAUDS = {
     9600: termios.B9600,
@@ -29,19 +31,15 @@ _BAUDS = {
     230400: termios.B230400,
 }
 
-RxFilter = Callable[[bytes], bytes]
-TxTap = Callable[[bytes], None]
-
 
 class BusChannel(osdp.Channel):
-    """Base: down/up bookkeeping, the receive filter and the write tap."""
+    """Base: down/up bookkeeping and the gate."""
 
-    def __init__(self, port: str, rx_filter: RxFilter | None = None, on_write: TxTap | None = None) -> None:
+    def __init__(self, port: str, gate: ReplyGate | None = None) -> None:
         super().__init__()
         self.port = port
         self.down_reason: str | None = "not opened"
-        self.rx_filter = rx_filter
-        self.on_write = on_write
+        self.gate = gate
         self.bytes_in = 0
         self.bytes_out = 0
         self._pending = bytearray()  # filtered bytes libosdp has not read yet
@@ -82,7 +80,7 @@ class BusChannel(osdp.Channel):
         if not data:
             return False
         self.bytes_in += len(data)
-        self._pending += self.rx_filter(data) if self.rx_filter is not None else data
+        self._pending += self.gate.received(data) if self.gate is not None else data
         return True
 
     def read(self, max_bytes: int) -> bytes:
@@ -93,11 +91,16 @@ class BusChannel(osdp.Channel):
         return out
 
     def write(self, buf: bytes) -> int:
+        held = self.gate.outgoing(buf) if self.gate is not None else None
+        if held is not None:  # a re-send kept off the wire: answered by a late reply, or waits for it
+            self._pending[:] = held
+            return len(buf)
+        self._pending.clear()  # a new command: nothing read before answers it
         n = self._send(buf)
         if n > 0:
             self.bytes_out += n
-            if self.on_write is not None:
-                self.on_write(bytes(buf[:n]))
+            if self.gate is not None:
+                self.gate.sent(bytes(buf[:n]))
         return n
 
     def drain(self) -> None:
@@ -107,10 +110,10 @@ class BusChannel(osdp.Channel):
                 break
 
     def flush(self) -> None:
-        """libosdp flushes stale input before each command: read it through the filter instead
-        of discarding it in the kernel, so a malformed or stray frame is still counted."""
+        """libosdp flushes stale input before each command: read it through the gate instead of
+        discarding it in the kernel (strays are dropped and counted there; a late reply to a
+        command being re-sent is kept for libosdp). `write` clears what a new command makes stale."""
         self.drain()
-        self._pending.clear()
 
     def close(self) -> None:
         self._close()
@@ -121,10 +124,8 @@ class BusChannel(osdp.Channel):
 class SerialChannel(BusChannel):
     """A tty: raw mode, non-blocking; an unplugged adapter or a closed pty master reads EIO."""
 
-    def __init__(
-        self, port: str, baud: int = 115200, rx_filter: RxFilter | None = None, on_write: TxTap | None = None
-    ) -> None:
-        super().__init__(port, rx_filter, on_write)
+    def __init__(self, port: str, baud: int = 115200, gate: ReplyGate | None = None) -> None:
+        super().__init__(port, gate)
         self.baud = baud
         self._fd = -1
 
@@ -187,8 +188,8 @@ class SerialChannel(BusChannel):
 class TcpChannel(BusChannel):
     """An RS-485-to-Ethernet serial server in raw TCP mode."""
 
-    def __init__(self, port: str, rx_filter: RxFilter | None = None, on_write: TxTap | None = None) -> None:
-        super().__init__(port, rx_filter, on_write)
+    def __init__(self, port: str, gate: ReplyGate | None = None) -> None:
+        super().__init__(port, gate)
         host, _, p = port.removeprefix("tcp://").rpartition(":")
         self.addr = (host or "127.0.0.1", int(p))
         self._sock: socket.socket | None = None
@@ -242,14 +243,8 @@ class TcpChannel(BusChannel):
             self._sock = None
 
 
-def open_channel(
-    port: str, baud: int, rx_filter: RxFilter | None = None, on_write: TxTap | None = None
-) -> BusChannel:
+def open_channel(port: str, baud: int, gate: ReplyGate | None = None) -> BusChannel:
     """The channel for a bus's `port`; it is returned even when the first open fails (down)."""
-    ch: BusChannel = (
-        TcpChannel(port, rx_filter, on_write)
-        if port.startswith("tcp://")
-        else SerialChannel(port, baud, rx_filter, on_write)
-    )
+    ch: BusChannel = TcpChannel(port, gate) if port.startswith("tcp://") else SerialChannel(port, baud, gate)
     ch.reopen()
     return ch

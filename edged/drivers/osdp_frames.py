@@ -131,13 +131,35 @@ class FrameChecker:
         return out
 
 
-class ReplyGate:
-    """Sits in the channel under libosdp: `sent(bytes)` on every write, `received(bytes)` on
-    every read returns only what libosdp should see — the one reply to the outstanding command.
+def peek(data: bytes) -> tuple[int, int, int] | None:
+    """(address, sequence, code) of a whole frame at the start of `data`, or None."""
+    i = 0
+    while i < len(data) and data[i] == MARK:
+        i += 1
+    if len(data) - i < 6 or data[i] != SOM:
+        return None
+    ctrl = data[i + 4]
+    code_at = i + 5 + (data[i + 5] if ctrl & 0x08 else 0)
+    return (data[i + 1] & 0x7F, ctrl & 0x03, data[code_at]) if code_at < len(data) else None
 
-    Callbacks: `on_command(frame)` for each command the panel sends, `on_received(frame, taken)`
-    for each well-formed frame read (taken: passed to libosdp; else a stray: a late or
-    duplicated reply, or an echo of a command), `on_malformed(reason)`.
+
+class ReplyGate:
+    """Sits in the channel under libosdp. `outgoing(bytes)` may hold a write back, `sent(bytes)`
+    sees what went on the wire, `received(bytes)` returns only what libosdp should see: the
+    reply to the command it waits on (same address, same sequence number).
+
+    libosdp 3.2.9, after 200 ms without a reply, gives the wire to the next reader and re-sends
+    300 ms later. The late reply then lands in another reader's turn (libosdp would throw that
+    one offline), and the re-send makes the reader see its sequence number twice, which breaks
+    the secure session (it NAKs, libosdp drops it). So a late reply is kept for its reader, and
+    libosdp's re-send of that command is answered with it instead of going out; without one,
+    the first re-send is held back once (the reply is far more often late than lost on a
+    loaded box or a serial server) and later ones go out, so a lost command is still retried.
+
+    Callbacks: `on_command(frame)` for each new command, `on_received(frame, taken)` for each
+    well-formed frame read (taken: passed to libosdp now; else a stray: late — kept for a
+    re-send —, duplicated, or an echo of a command), `on_malformed(reason)`, `on_held()` for
+    each re-send kept off the wire.
     """
 
     def __init__(
@@ -145,36 +167,68 @@ class ReplyGate:
         on_command: Callable[[Frame], None],
         on_received: Callable[[Frame, bool], None],
         on_malformed: Callable[[str], None],
+        on_held: Callable[[], None] = lambda: None,
     ) -> None:
         self._rx = FrameChecker(on_malformed)
         self._tx = FrameChecker(lambda _reason: None, verify=False)  # libosdp's own commands
         self._on_command = on_command
         self._on_received = on_received
-        self._expect: tuple[int, int] | None = None  # (address, sequence) awaiting a reply
+        self._on_held = on_held
+        self._out: dict[int, tuple[int, int]] = {}  # address -> (sequence, code) of its last command
+        self._answered: set[int] = set()  # addresses whose last command has its reply
+        self._late: dict[int, bytes] = {}  # replies that came after libosdp moved on
+        self._held: set[int] = set()  # addresses whose re-send was held back once
+        self._current: int | None = None  # the address libosdp waits on
 
     def reset(self) -> None:
         self._rx.reset()
         self._tx.reset()
-        self._expect = None
+        self._out.clear()
+        self._answered.clear()
+        self._late.clear()
+        self._held.clear()
+        self._current = None
+
+    def outgoing(self, data: bytes) -> bytes | None:
+        """None: send this write. Bytes: do not send it; they answer it (b"": wait on)."""
+        head = peek(data)
+        if head is None or self._out.get(head[0]) != head[1:]:
+            return None  # a new command
+        addr = head[0]
+        late = self._late.pop(addr, None)
+        if late is None and (addr in self._held or addr in self._answered):
+            return None
+        self._held.add(addr)
+        self._current = addr
+        self._on_held()
+        return late or b""
 
     def sent(self, data: bytes) -> None:
         for f in self._tx.feed(data):
-            if not f.is_reply:
-                self._expect = (f.address, f.seq)
+            if f.is_reply:
+                continue
+            key, addr = (f.seq, f.code), f.address
+            if self._out.get(addr) != key:
+                self._out[addr] = key
+                self._answered.discard(addr)
+                self._held.discard(addr)
+                self._late.pop(addr, None)
                 self._on_command(f)
+            self._current = addr
 
     def received(self, data: bytes) -> bytes:
         out = b""
         for f in self._rx.feed(data):
-            taken = (
-                f.is_reply
-                and self._expect is not None
-                and f.seq == self._expect[1]
-                and f.address in (self._expect[0], BROADCAST)
-            )
-            if taken:
-                self._expect = None  # a second copy of this reply is a stray
-                out += f.raw
+            taken = False
+            addr = f.address
+            out_cmd = self._out.get(addr)
+            if f.is_reply and out_cmd is not None and out_cmd[0] == f.seq and addr not in self._answered:
+                self._answered.add(addr)  # a second copy of this reply is a stray
+                if addr == self._current:
+                    taken = True
+                    out += f.raw
+                else:
+                    self._late[addr] = f.raw
             self._on_received(f, taken)
         return out
 

@@ -20,6 +20,11 @@ STRAY_REPLIES = Counter(
     "Well-formed frames kept from libosdp: late or duplicated replies, echoes of commands.",
     ["bus"],
 )
+RESENDS_HELD = Counter(
+    "edged_osdp_resends_held_total",
+    "libosdp re-sends of a command held back to let a late reply answer it (see ReplyGate).",
+    ["bus"],
+)
 OFFLINE_TRANSITIONS = Counter(
     "edged_osdp_offline_transitions_total", "Readers that went from online to offline or sc_failed.", ["bus"]
 )

@@ -169,16 +169,33 @@ def test_reply_gate_passes_only_the_awaited_reply() -> None:
     commands: list[int] = []
     seen: list[tuple[int, bool]] = []
     gate = ReplyGate(lambda f: commands.append(f.address), lambda f, t: seen.append((f.address, t)), print)
-    gate.sent(b"\xff" + build_frame(0x06, 0x60, seq=1))  # poll reader 6
-    late = build_frame(0x85, 0x40, seq=1)  # reader 5 answering its previous poll, late
+    gate.sent(b"\xff" + build_frame(0x05, 0x60, seq=1))  # poll reader 5: no answer in time
+    gate.sent(b"\xff" + build_frame(0x06, 0x60, seq=1))  # libosdp moves on to reader 6
+    late = build_frame(0x85, 0x40, seq=1)  # reader 5 answering, late
     mine = build_frame(0x86, 0x40, seq=1)
-    assert gate.received(late + mine[:3]) == b""  # the stray is dropped, half a reply is held
+    assert gate.received(late + mine[:3]) == b""  # not for libosdp now; half a reply is held
     assert gate.received(mine[3:]) == mine
     assert gate.received(mine) == b""  # a duplicate of a reply already taken
     gate.sent(build_frame(0x06, 0x60, seq=2))
     assert gate.received(build_frame(0x86, 0x40, seq=1)) == b""  # right reader, stale sequence
     assert gate.received(build_frame(0x06, 0x60, seq=2)) == b""  # an echo of the command
-    assert commands == [6, 6] and seen == [(5, False), (6, True), (6, False), (6, False), (6, False)]
+    # libosdp re-sends reader 5's poll: it stays off the wire and the late reply answers it
+    assert gate.outgoing(build_frame(0x05, 0x60, seq=1)) == late
+    assert commands == [5, 6, 6]
+    assert seen == [(5, False), (6, True), (6, False), (6, False), (6, False)]
+
+
+def test_reply_gate_holds_back_the_first_resend() -> None:
+    held: list[int] = []
+    gate = ReplyGate(lambda f: None, lambda f, t: None, print, lambda: held.append(1))
+    poll = build_frame(0x03, 0x60, seq=3)
+    assert gate.outgoing(poll) is None
+    gate.sent(poll)
+    assert gate.outgoing(poll) == b""  # libosdp's first re-send: the reply is late, not lost
+    assert gate.outgoing(poll) is None  # the second one goes out
+    gate.sent(poll)
+    assert gate.received(build_frame(0x83, 0x40, seq=3)) == build_frame(0x83, 0x40, seq=3)
+    assert gate.outgoing(build_frame(0x03, 0x60, seq=1)) is None and held == [1]
 
 
 def test_config_groups_and_limits() -> None:
