@@ -31,6 +31,7 @@ class DetectorParams:
     warmup_frames: int = 5
     noise_fraction: float = 1e-4  # the threshold leaves at most this fraction of pixels as noise
     clutter_rate: float = 0.05  # per-frame learning rate of the flicker map (4×4 blocks)
+    shake_px: int = 4  # largest camera shake searched for, per frame
     hold_frames: int = 12  # a block stays out of the background update at most this long
     clutter_max: float = 0.25  # blocks toggling this often are clutter (edges under shake, glints)
 
@@ -59,6 +60,9 @@ class ForegroundDetector:
         self.sigma = 2.0
         self.threshold = self.p.min_threshold
         self.frames = 0
+        self.shift = (0, 0)
+        self.bg_cols = np.zeros(0, np.float32)
+        self.bg_rows = np.zeros(0, np.float32)
         self.since_reset = 0
         self.resets = 0
         # how often each 4×4 block toggles in/out of the foreground: edges under shake and rain
@@ -79,6 +83,39 @@ class ForegroundDetector:
         cv2.convertScaleAbs(self.bg, dst=self.bg_u8)
         cv2.dilate(self.bg_u8, self.kernel, dst=self.env_hi)
         cv2.erode(self.bg_u8, self.kernel, dst=self.env_lo)
+        self.bg_cols = np.diff(cv2.reduce(self.bg_u8, 0, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel())
+        self.bg_rows = np.diff(cv2.reduce(self.bg_u8, 1, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel())
+
+    def _shift_1d(self, cur: np.ndarray, ref: np.ndarray) -> int:
+        """Integer s with cur[i + s] ≈ ref[i], from edge profiles; 0 unless clearly better."""
+        r = self.p.shake_px
+        n = len(ref)
+        if n <= 4 * r:
+            return 0
+        base = ref[r : n - r]
+        errs = [float(np.mean((cur[r + k : n - r + k] - base) ** 2)) for k in range(-r, r + 1)]
+        best = int(np.argmin(errs))
+        return best - r if errs[best] < 0.7 * errs[r] else 0
+
+    def _align(self, gray: np.ndarray, gain: float) -> np.ndarray:
+        """Undo camera shake (integer pixels) so the frame lines up with the background.
+
+        Column and row mean profiles cost ~1 ms at 1080p, against ~20 ms for phase correlation;
+        the 5×5 envelope absorbs the sub-pixel rest. Candidates then live in the background's
+        (the calibration's) coordinates, so shake never enters a trajectory.
+        """
+        cols = np.diff(cv2.reduce(gray, 0, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel()) / gain
+        rows = np.diff(cv2.reduce(gray, 1, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel()) / gain
+        dx, dy = self._shift_1d(cols, self.bg_cols), self._shift_1d(rows, self.bg_rows)
+        self.shift = (dx, dy)
+        if dx == 0 and dy == 0:
+            return gray
+        h, w = gray.shape
+        out = self.bg_u8.copy()  # the uncovered border reads as background: no foreground there
+        src = (slice(max(dy, 0), h + min(dy, 0)), slice(max(dx, 0), w + min(dx, 0)))
+        dst = (slice(max(-dy, 0), h + min(-dy, 0)), slice(max(-dx, 0), w + min(-dx, 0)))
+        out[dst] = gray[src]
+        return out
 
     def _estimate_noise(self, gray: np.ndarray) -> None:
         d = gray[::7, ::7].astype(np.int16) - self.bg_u8[::7, ::7].astype(np.int16)
@@ -125,6 +162,7 @@ class ForegroundDetector:
         sub_g = gray[::16, ::16]
         sub_b = self.bg_u8[::16, ::16]
         gain = float(sub_g.mean()) / max(float(sub_b.mean()), 1.0)
+        gray = self._align(gray, gain)
         thr = self.threshold
         if abs(gain - 1.0) > 0.01:
             hi = cv2.convertScaleAbs(self.env_hi, alpha=gain, beta=0)

@@ -148,7 +148,9 @@ class SegmentRing:
             if now >= self._next_start:
                 self.restarts += 1
                 self._next_start = now + min(2.0 * self.restarts, 30.0)
-                log.warning("falling_evidence_copier_restart", rc=self.proc.returncode, restarts=self.restarts)
+                log.warning(
+                    "falling_evidence_copier_restart", rc=self.proc.returncode, restarts=self.restarts
+                )
                 self._start_copy()
         try:
             with self.list_path.open("r", encoding="utf-8") as fh:
