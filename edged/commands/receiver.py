@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import zmq
+from prometheus_client import start_http_server
 
 from edged.uplink.receiver import ReceiverSettings, run_receiver
 
@@ -26,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--files", type=Path, default=None, help="evidence files directory (default DB.files)"
     )
     parser.add_argument("--print", action="store_true", help="print each new event as a JSON line")
+    parser.add_argument(
+        "--metrics", default=None, metavar="HOST:PORT", help="serve edged_receiver_* metrics here (/metrics)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         print_to=sys.stdout if args.print else None,
     )
     try:
+        if args.metrics:
+            host, _, port = args.metrics.rpartition(":")
+            start_http_server(int(port), addr=host or "127.0.0.1")
         run_receiver(settings, stop)
     except (OSError, ValueError, zmq.ZMQError) as exc:
         print(f"edged receiver: {exc}", file=sys.stderr)
