@@ -39,6 +39,7 @@ from edged.detection.protocol import (
 from edged.pipelines.ring import DEFAULT_SHM_DIR, FrameRing, RingError
 
 _EMPTY = np.zeros((0, 0, 3), np.uint8)
+CYCLE_BUDGET_S = 1.0  # inference seconds between heartbeats when a batch must be split
 
 
 class RingCache:
@@ -76,6 +77,9 @@ class _Pending:
     t_recv: float  # monotonic
 
 
+_Work = list[tuple[_Pending, list[Job]]]  # requests with their prepared jobs
+
+
 class DetectorServer:
     def __init__(
         self,
@@ -100,8 +104,11 @@ class DetectorServer:
         self._m_batch = metrics.BATCH_SIZE.labels(detector=self.name)
         self._m_queue = metrics.QUEUE_WAIT_SECONDS.labels(detector=self.name)
         self._last_error_log = -float("inf")
+        self._beat: Callable[..., None] | None = None
+        self._per_image_s = 0.0  # moving average of inference seconds per image (chunk sizing)
 
     def serve(self, stopping: threading.Event, beat: Callable[..., None] | None = None) -> None:
+        self._beat = beat
         while not stopping.is_set():
             self.step(0.2)
             if beat is not None:
@@ -143,7 +150,7 @@ class DetectorServer:
 
     def _answer(self, batch: list[_Pending]) -> None:
         now_wall = time.time()
-        work: list[tuple[_Pending, list[Job]]] = []
+        work: _Work = []
         for p in batch:
             if now_wall - p.req.t_capture > self.cfg.stale_after_s:
                 self._drop(p, "stale")
@@ -153,8 +160,33 @@ class DetectorServer:
                 self._drop(p, reason)
             else:
                 work.append((p, jobs))
-        if not work:
-            return
+        # An overloaded box can make one batch take longer than the supervisor's stall timeout:
+        # run it in chunks of about CYCLE_BUDGET_S of inference, beat between them, and drop
+        # what went stale while the chunks before it ran.
+        while work:
+            chunk, work = self._chunk(work)
+            self._infer(chunk)
+            now_wall, fresh = time.time(), []
+            for item in work:
+                if now_wall - item[0].req.t_capture > self.cfg.stale_after_s:
+                    self._drop(item[0], "stale")
+                else:
+                    fresh.append(item)
+            work = fresh
+            if work and self._beat is not None:
+                self._beat(served=self.served)
+
+    def _chunk(self, work: _Work) -> tuple[_Work, _Work]:
+        if self._per_image_s <= 0:
+            return work, []
+        budget = max(1, int(CYCLE_BUDGET_S / self._per_image_s))
+        n, images = 0, 0
+        while n < len(work) and (n == 0 or images + len(work[n][1]) <= budget):
+            images += len(work[n][1])
+            n += 1
+        return work[:n], work[n:]
+
+    def _infer(self, work: _Work) -> None:
         stats = BatchStats()
         t0 = time.monotonic()
         try:
@@ -164,6 +196,12 @@ class DetectorServer:
             for p, _ in work:
                 self._drop(p, "error")
             return
+        images = sum(size for size, _ in stats.batches)
+        if images:
+            per_image = stats.infer_s / images
+            self._per_image_s = (
+                per_image if self._per_image_s <= 0 else 0.7 * self._per_image_s + 0.3 * per_image
+            )
         for size, seconds in stats.batches:
             self._m_infer.observe(seconds)
             self._m_batch.observe(size)
