@@ -70,6 +70,11 @@ EVENTS_DROPPED = Counter(
 EVENTS_RECEIVED = Counter(
     "edged_bus_events_received_total", "Events received on a reliable channel.", ["sink", "result"]
 )
+EVENTS_HANDLER_FAILURES = Counter(
+    "edged_bus_event_handler_failures_total",
+    "Event batches whose handler failed (not acked, resent).",
+    ["sink"],
+)
 COMMANDS = Counter("edged_bus_commands_total", "Commands by name and result.", ["command", "result"])
 
 

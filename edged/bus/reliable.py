@@ -210,6 +210,11 @@ class EventReceiver:
         self._m_dup = metrics.EVENTS_RECEIVED.labels(sink=sink, result="duplicate")
         self._m_bad = metrics.EVENTS_RECEIVED.labels(sink=sink, result="invalid")
         self._m_err = metrics.EVENTS_RECEIVED.labels(sink=sink, result="handler_error")
+        self._handler_errors = DropCounter(
+            metrics.EVENTS_HANDLER_FAILURES.labels(sink=sink),
+            "event handler failed; events will be resent",
+            sink=sink,
+        )
 
     def poll(self, timeout_ms: int) -> int:
         """Wait up to `timeout_ms` for events and handle what arrived; returns how many were new."""
@@ -257,9 +262,10 @@ class EventReceiver:
         if fresh:
             try:
                 self._handler(fresh)
-            except Exception:
+            except Exception as exc:
+                # Not acked, so resent: nothing is lost. A full disk fails every batch, so log by interval.
                 self._m_err.inc(len(fresh))
-                _log.exception("event handler failed; events will be resent", sink=self.sink, n=len(fresh))
+                self._handler_errors.drop(f"{type(exc).__name__}: {exc}")
                 return 0
             self._m_new.inc(len(fresh))
             for event_id in fresh_ids:

@@ -8,11 +8,8 @@ producers keep the events and resend, and the failure is counted.
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from edged.bus.commands import CommandClient
@@ -20,18 +17,6 @@ from edged.bus.reliable import EventReceiver
 from edged.bus.telemetry import TelemetrySubscriber
 from edged.uplink.service import UplinkService
 from edged.workers.runtime import WorkerContext
-
-
-def config_path(ctx: WorkerContext) -> Path | None:
-    """The site config file this worker was started with (`--config PATH`)."""
-    explicit = getattr(ctx, "config_path", None) or os.environ.get("EDGED_CONFIG")
-    if explicit:
-        return Path(explicit)
-    argv = sys.argv
-    for i, arg in enumerate(argv[:-1]):
-        if arg == "--config":
-            return Path(argv[i + 1]).resolve()
-    return None
 
 
 def run(ctx: WorkerContext) -> None:
@@ -50,7 +35,7 @@ def run(ctx: WorkerContext) -> None:
         return client(ctx.endpoints.control).call("reload", {}, 30.0)
 
     service = UplinkService(
-        ctx.config, ctx.zmq, config_path=config_path(ctx), door_call=door_call, reload=reload
+        ctx.config, ctx.zmq, config_path=ctx.config_path, door_call=door_call, reload=reload
     )
     receiver = EventReceiver(ctx.zmq, ctx.endpoints.events("uplink"), "uplink", service.ingest)
     if service.corrupt_alarm is not None:  # already in the outbox; this shows it to rules and live
