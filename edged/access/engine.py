@@ -14,13 +14,12 @@ import zoneinfo
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from edged.access import metrics as m
 from edged.access.cards import PinBuffer
-from edged.access.controllers import ControllerLink
 from edged.access.credentials import CredentialStore
 from edged.access.decisions import decide
 from edged.access.door import Action, DoorState, Emit, Output
@@ -30,6 +29,9 @@ from edged.config.site import SiteConfig
 from edged.drivers.osdp_bus import BusEvent, OsdpBus
 from edged.drivers.osdp_keys import KeyRing
 from edged.events import Event, Priority, new_event
+
+if TYPE_CHECKING:
+    from edged.access.controllers import ControllerLink
 
 _log = structlog.get_logger("edged.doors")
 RESTORE_CHECK_S = 30.0
@@ -61,12 +63,16 @@ class DoorsEngine:
             addrs = sorted(a for (bus, a) in self.by_reader if bus == b.id)
             if addrs:
                 self.buses[b.id] = OsdpBus(b, addrs, keys, d.osdp)
-        self.controllers = {
-            c.id: ControllerLink(
-                c, [x for x in d.doors_of(group) if x.controller and x.controller.id == c.id], self
-            )
-            for c in d.controllers_of(group)
-        }
+        self.controllers: dict[str, ControllerLink] = {}
+        if d.controllers_of(group):  # uhppoted is imported only where controllers are (start-up time)
+            from edged.access.controllers import ControllerLink
+
+            self.controllers = {
+                c.id: ControllerLink(
+                    c, [x for x in d.doors_of(group) if x.controller and x.controller.id == c.id], self
+                )
+                for c in d.controllers_of(group)
+            }
         self._pending_offline: dict[str, list[tuple[int, float]]] = {}
         self._faulted: dict[str, float] = {}  # bus -> when the fault was raised
         self._reported_offline: set[tuple[str, int]] = set()
