@@ -7,7 +7,7 @@ design.md's `forkserver` start method, with our own protocol instead of multipro
 which pickles the process object over its socket.
 
 Protocol: JSON lines over two pipes. The supervisor writes
-``{"spawn": NAME, "config": PATH, "source": PATH}``;
+``{"spawn": NAME, "config": PATH, "source": PATH, "nice": N}``;
 the server answers ``{"spawned": NAME, "pid": PID}`` and reports
 every child's end as ``{"exited": PID, "code": CODE}`` (negative: killed by that signal).
 The server imports nothing that starts threads (no numpy, cv2, onnxruntime): forking a
@@ -97,7 +97,7 @@ def _reply(fd: int, message: dict[str, object]) -> None:
     os.write(fd, json.dumps(message).encode() + b"\n")
 
 
-def _child(request: dict[str, str], fds: tuple[int, ...]) -> None:
+def _child(request: dict[str, Any], fds: tuple[int, ...]) -> None:
     code: int = 1
     try:
         signal.set_wakeup_fd(-1)
@@ -105,6 +105,8 @@ def _child(request: dict[str, str], fds: tuple[int, ...]) -> None:
         for fd in fds:
             os.close(fd)
         die_with_parent()
+        if request.get("nice"):
+            os.nice(int(request["nice"]))
         from edged.workers.__main__ import main
 
         code = main([request["spawn"], "--config", request["config"], "--source", request["source"]]) or 0
@@ -148,9 +150,9 @@ class ForkServer:
     def fileno(self) -> int:
         return self._rep_r
 
-    def spawn(self, name: str, config: str, source: str, timeout_s: float = 10.0) -> int:
+    def spawn(self, name: str, config: str, source: str, nice: int = 0, timeout_s: float = 10.0) -> int:
         self._ensure_alive()
-        request = {"spawn": name, "config": config, "source": source}
+        request = {"spawn": name, "config": config, "source": source, "nice": nice}
         os.write(self._req_w, json.dumps(request).encode() + b"\n")
         while True:
             for message in self._read(timeout_s):

@@ -42,7 +42,9 @@ class WorkerProcess:
     progress: dict[str, Any] = field(default_factory=dict)
 
     def spawn(self, now: float) -> None:
-        self.pid = self.spawner.spawn(self.spec.name, str(self.config_path), str(self.source_path))
+        self.pid = self.spawner.spawn(
+            self.spec.name, str(self.config_path), str(self.source_path), nice=self.spec.nice
+        )
         self.state = State.STARTING
         self.started_at = now
         self.last_heartbeat = 0.0

@@ -154,3 +154,22 @@ def test_reload_applies_a_valid_config_and_refuses_a_bad_one(tmp_path: Path) -> 
         finally:
             control.close()
             ctx.term()
+
+
+def _nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_video_workers_yield_the_cpu_to_time_critical_ones(tmp_path: Path) -> None:
+    # A camera whose file is missing keeps retrying (it never stops its worker): enough to look at.
+    site = {
+        "supervisor": FAST,
+        "cameras": [
+            {"id": "cam-1", "source": str(tmp_path / "missing.mp4"), "detection": {"detector": "motion"}}
+        ],
+    }
+    with Daemon(tmp_path, site) as d:
+        status = d.wait_ready()
+        nice = {w["worker"]: _nice(w["pid"]) for w in status["workers"]}
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        assert nice == {"camera:cam-1": base + 5, "rules": base, "uplink": base}
