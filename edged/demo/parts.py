@@ -33,6 +33,9 @@ def all_parts() -> list[DemoPart]:
     from edged.demo.street import StreetPart
 
     parts.append(StreetPart())
+    from edged.demo.facade import FacadePart
+
+    parts.append(FacadePart())
     from edged.demo.doors import DoorsPart
 
     parts.append(DoorsPart())

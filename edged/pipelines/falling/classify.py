@@ -67,7 +67,7 @@ def classify(
     drop = float(z[top] - z[top:].min())
     if drop < p.min_drop_storeys * storey:
         return None
-    frames = np.asarray(tr.frames)
+    frames = np.asarray(tr.steps)  # analysed frames: a camera that skips frames must not look sparse
     # a falling object is seen in most frames; chains of clutter picked up here and there are not
     if len(tr) < p.track_fill * (frames[-1] - frames[0] + 1):
         return None

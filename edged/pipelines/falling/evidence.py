@@ -81,6 +81,7 @@ class SegmentRing:
         self.dropped = 0
         self._writer: threading.Thread | None = None
         self.source = source
+        self.closing = False
         self.restarts = 0
         self._next_start = 0.0
         if source is not None:
@@ -143,7 +144,7 @@ class SegmentRing:
 
     def refresh(self) -> None:
         """Read newly closed segments from ffmpeg's list file; restart a dead copier (backoff)."""
-        if self.copy_mode and self.proc is not None and self.proc.poll() is not None:
+        if self.copy_mode and not self.closing and self.proc is not None and self.proc.poll() is not None:
             now = time.monotonic()
             if now >= self._next_start:
                 self.restarts += 1
@@ -185,6 +186,7 @@ class SegmentRing:
         return [s for s in self.segments if s.end > t_from and s.start < t_to]
 
     def close(self) -> None:
+        self.closing = True
         if self.proc is None:
             return
         if self.copy_mode:
@@ -271,7 +273,7 @@ class EvidenceRecorder:
             self.clips.labels(self.camera, "missing").inc()
             log.warning("falling_clip_missing", clip=str(job.out))
             return
-        listing = job.out.with_suffix(".txt")
+        listing = self.ring.dir / f"{job.out.stem}.txt"
         listing.write_text("".join(f"file '{s.path}'\n" for s in segs), encoding="utf-8")
         cmd = [
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0",

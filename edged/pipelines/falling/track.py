@@ -35,6 +35,7 @@ class Track:
     u: list[float] = field(default_factory=list)
     v: list[float] = field(default_factory=list)
     area: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)  # tracker steps (frames actually analysed)
     misses: int = 0
     static: bool = False
     gravity: tuple[float, float] = (0.0, 0.0)  # px / frame² at this spot
@@ -43,8 +44,9 @@ class Track:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def add(self, frame: int, t: float, u: float, v: float, area: int) -> None:
+    def add(self, frame: int, t: float, u: float, v: float, area: int, step: int = 0) -> None:
         self.frames.append(frame)
+        self.steps.append(step)
         self.t.append(t)
         self.u.append(u)
         self.v.append(v)
@@ -85,7 +87,7 @@ class Track:
         keep = len(self)
         while keep > 1 and abs(self.u[keep - 2] - u) < 1.0 and abs(self.v[keep - 2] - v) < 1.0:
             keep -= 1
-        for seq in (self.frames, self.t, self.u, self.v, self.area):
+        for seq in (self.frames, self.t, self.u, self.v, self.area, self.steps):
             del seq[keep:]
 
     def recent_speed(self) -> float:
@@ -115,9 +117,11 @@ class Tracker:
         self.local = local
         self.tracks: list[Track] = []
         self.next_id = 1
+        self.steps = 0  # frames analysed; the source index may jump when the camera skips frames
 
     def step(self, frame: int, t: float, xy: np.ndarray, area: np.ndarray) -> list[Track]:
         """Feed one frame's candidates; returns tracks that ended (moving ones only)."""
+        self.steps += 1
         n = len(xy)
         taken = np.zeros(n, bool)
         order = sorted(self.tracks, key=lambda tr: (tr.static, -len(tr)))
@@ -141,7 +145,7 @@ class Tracker:
                 if np.isfinite(cand[j]):
                     taken[j] = True
                     tr = order[r]
-                    tr.add(frame, t, float(xy[j, 0]), float(xy[j, 1]), int(area[j]))
+                    tr.add(frame, t, float(xy[j, 0]), float(xy[j, 1]), int(area[j]), self.steps)
         ended: list[Track] = []
         alive: list[Track] = []
         for tr in self.tracks:
@@ -167,7 +171,7 @@ class Tracker:
             grav, speed = self.local(u, v)
             tr = Track(self.next_id, gravity=grav, speed_px=speed)
             self.next_id += 1
-            tr.add(frame, t, u, v, int(area[j]))
+            tr.add(frame, t, u, v, int(area[j]), self.steps)
             alive.append(tr)
         self.tracks = alive
         return ended

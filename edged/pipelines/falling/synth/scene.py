@@ -26,6 +26,7 @@ class ClipSpec:
     distractors: list[str] = field(default_factory=list)
     px_range: tuple[float, float] = (3.0, 5.0)
     t_release: tuple[float, float] = (3.0, 5.0)
+    release_times: list[float] | None = None  # per object, instead of drawing from t_release
     tail_s: float = 2.0
     duration: float | None = None  # default: long enough for the last object to land + tail
     crf: int = 23
@@ -83,11 +84,16 @@ def make_scene(spec: ClipSpec) -> Scene:
     movers: list[Mover] = []
     truth: list[dict[str, Any]] = []
     t_last = spec.t_release[1]
-    for style in spec.objects:
+    for i, style in enumerate(spec.objects):
         obj = _thrown(spec, rng, cam, facade, style)
         if obj is None:
             continue
         mover, info = obj
+        if spec.release_times is not None:
+            mover.t0 = spec.release_times[i]
+            shift = mover.t0 - info["t_release"]
+            info["t_release"] = round(mover.t0, 3)
+            info["t_leave"] = round(info["t_leave"] + shift, 3)
         movers.append(mover)
         truth.append(info)
         t_last = max(t_last, mover.t0 + len(mover.path) / RATE)
