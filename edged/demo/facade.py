@@ -39,8 +39,16 @@ def facade_clip() -> tuple[Path, dict[str, Any]]:
 
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        spec = ClipSpec(seed=2024, width=960, height=540, objects=["drop", "throw_up", "light"],
-                        distractors=["bird"], px_range=(4.0, 6.0), release_times=[3.0, 15.0, 26.0], duration=36.0)  # fmt: skip
+        spec = ClipSpec(
+            seed=2024,
+            width=960,
+            height=540,
+            objects=["drop", "throw_up", "light"],
+            distractors=["bird"],
+            px_range=(4.0, 6.0),
+            release_times=[3.0, 15.0, 26.0],
+            duration=36.0,
+        )
         write_clip(spec, tmp, "facade")
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
