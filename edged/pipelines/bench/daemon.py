@@ -135,9 +135,19 @@ class BenchDaemon:
         except (CommandTimeout, CommandError):
             return None
 
-    def pids(self, kind: str) -> list[int]:
-        status = self.status() or {"workers": []}
-        return [w["pid"] for w in status["workers"] if w["worker"].startswith(kind + ":") and w["pid"]]
+    def pids(self, *kinds: str) -> dict[str, list[int]]:
+        """Live worker pids by kind, from one status answer (retried: a loaded box answers late)."""
+        for _ in range(10):
+            status = self.status()
+            if status is not None:
+                return {
+                    kind: [
+                        w["pid"] for w in status["workers"] if w["worker"].startswith(kind + ":") and w["pid"]
+                    ]
+                    for kind in kinds
+                }
+            time.sleep(0.5)
+        raise TimeoutError("edged status did not answer")
 
     def wait_flowing(self, camera_ids: list[str], timeout_s: float) -> None:
         """Until every camera has had a detection result back (model loaded, rings attached)."""
@@ -171,7 +181,8 @@ def run_pipeline(
     with BenchDaemon(workdir, site) as daemon:
         daemon.wait_flowing(ids, 120.0)
         time.sleep(warmup_s)
-        cam_pids, det_pids = daemon.pids("camera"), daemon.pids("detector")
+        pids = daemon.pids("camera", "detector")
+        cam_pids, det_pids = pids["camera"], pids["detector"]
         before = promtext.scrape(daemon.metrics_url)
         cpu0 = {pid: s[0] for pid in cam_pids + det_pids if (s := _proc_stat(pid))}
         t0 = time.monotonic()
