@@ -96,10 +96,16 @@ class FallingAnalytic:
 
     def process(self, frame: Frame) -> list[Event]:
         start = time.perf_counter()
-        if self.geo is None:
+        image = frame.image
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+            self.m.dropped.inc()
+            return []
+        if self.geo is None or image.shape[:2] != (self.geo.height, self.geo.width):
+            if self.geo is not None:  # the camera changed resolution: start over, keep counting
+                self.m.restarts.inc()
+                self.tracker = None
             self._setup(frame)
         assert self.detector is not None and self.tracker is not None
-        image = frame.image
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         cands = self.detector.process(gray)
         self.m.candidates.inc(len(cands.xy))

@@ -20,6 +20,12 @@ FRAME_SECONDS = Histogram(
     ["camera"],
     buckets=(0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.06, 0.1, 0.25),
 )
+DROPPED = Counter(
+    "edged_falling_dropped_frames_total", "Frames the analytic could not use (bad pixels)", ["camera"]
+)
+RESTARTS = Counter(
+    "edged_falling_restarts_total", "Analytic state rebuilt because the frame size changed", ["camera"]
+)
 CLIPS = Counter("edged_falling_clips_total", "Evidence clips by outcome", ["camera", "outcome"])
 EVIDENCE_BYTES_DELETED = Counter(
     "edged_falling_evidence_deleted_bytes_total", "Evidence bytes removed by retention", ["camera"]
@@ -34,6 +40,8 @@ class CameraMetrics:
     suspected: Counter
     gated: Counter
     frame_seconds: Histogram
+    dropped: Counter
+    restarts: Counter
 
 
 def for_camera(camera: str) -> CameraMetrics:
@@ -44,4 +52,6 @@ def for_camera(camera: str) -> CameraMetrics:
         suspected=EVENTS.labels(camera, "suspected"),
         gated=GATED.labels(camera),
         frame_seconds=FRAME_SECONDS.labels(camera),
+        dropped=DROPPED.labels(camera),
+        restarts=RESTARTS.labels(camera),
     )
