@@ -141,3 +141,15 @@ def _loop(
         cpu_pct=100.0 * cpu / seconds,
         rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     )
+
+
+def combine(a: BareResult, b: BareResult) -> BareResult:
+    """Two equal windows (one before, one after the pipeline run) as one: load drift cancels."""
+    return BareResult(
+        cameras=a.cameras,
+        fps=(a.fps + b.fps) / 2,
+        min_fps=min(a.min_fps, b.min_fps),
+        missed=a.missed + b.missed,
+        cpu_pct=(a.cpu_pct + b.cpu_pct) / 2,
+        rss_mb=max(a.rss_mb, b.rss_mb),
+    )
