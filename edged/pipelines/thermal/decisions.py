@@ -67,6 +67,7 @@ class Decider:
         self.crowd = CrowdBaseline(cfg.crowd.window, cfg.crowd.min_people)
         self.recent: deque[Ended] = deque(maxlen=64)
         self.duplicates_suppressed = 0
+        self.frame_dt = 0.1  # frame interval, kept up to date by the analytic
 
     def threshold(self, calibrated: bool) -> tuple[float | None, str]:
         """(body threshold, mode) in force; None: no alarm may be raised now."""
@@ -134,10 +135,9 @@ class Decider:
         flags = sorted({f for r in valid for f in r.flags})
         if not tr.decided:
             borderline = limit is not None and limit - cfg.pre_alarm_c <= body < limit
-            # leave room for the frame interval and processing inside max_decision_s
-            wait_s = (
-                cfg.max_decision_s * 0.9 if borderline else min(cfg.decide_after_s, cfg.max_decision_s * 0.9)
-            )
+            # the last frame that still keeps the decision within max_decision_s
+            latest = cfg.max_decision_s - self.frame_dt
+            wait_s = latest if borderline else min(cfg.decide_after_s, latest)
             if t - t_first < wait_s - 1e-6 and not force:
                 return None
             tr.decided = True

@@ -48,6 +48,7 @@ class ThermalScreening:
         self.blackbody = BlackbodyMonitor(self.cfg.blackbody) if self.cfg.blackbody else None
         self.tracker = FaceTracker(self.cfg.track_timeout_s)
         self.decider = Decider(self.cfg)
+        self.decider.frame_dt = 1.0 / camera.fps
         self.readings: list[Reading] = []  # every decision, for eval and `--readings`
         self.calibration_log: list[tuple[float, str, str | None]] = []  # (t, state, reason) on change
         self.frame_seconds: list[float] = []
@@ -100,8 +101,11 @@ class ThermalScreening:
                     events += self._decided(r, track, frame.wall)
             if self._last_t is not None and frame.t > self._last_t:
                 self.tracker.pause(frame.t - self._last_t)
+                self._frame_interval(frame.t - self._last_t)
             self._last_t = frame.t
             return events
+        if self._last_t is not None and frame.t > self._last_t:
+            self._frame_interval(frame.t - self._last_t)
         self._last_t = frame.t
         calibrated = True
         if self.blackbody is not None:
@@ -253,6 +257,10 @@ class ThermalScreening:
             data = {"t": round(frame.t, 3), "blackbody_offset_c": round(self.blackbody.offset_c, 3)}
             return [new_event("thermal_calibrated", self.camera_id, data, Priority.NORMAL, ts=frame.wall)]
         return []
+
+    def _frame_interval(self, dt: float) -> None:
+        if dt < 2.0:  # not a gap in the stream
+            self.decider.frame_dt += 0.1 * (min(dt, 0.5) - self.decider.frame_dt)
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] += 1
