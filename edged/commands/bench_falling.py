@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=Path, help="bench on this file instead (needs --camera)")
     parser.add_argument("--camera", type=Path)
     parser.add_argument("--all-cores", action="store_true", help="do not pin to one CPU")
+    parser.add_argument("--keep", type=Path, help="keep the synthetic clip in this directory")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,11 +50,14 @@ def run(args: argparse.Namespace) -> int:
             w, h = (int(p) for p in args.size.split("x"))
             spec = ClipSpec(seed=4, width=w, height=h, objects=["throw_up"], distractors=["bird"],
                             t_release=(3.0, 3.5), duration=args.seconds)  # fmt: skip
-            write_clip(spec, Path(tmp), "bench")
-            video, camera = Path(tmp) / "bench.mp4", load_model(Path(tmp) / "bench.yaml", CameraConfig)
+            where = args.keep or Path(tmp)
+            if not (where / "bench.mp4").is_file():
+                write_clip(spec, where, "bench")
+            video, camera = where / "bench.mp4", load_model(where / "bench.yaml", CameraConfig)
         analytic = FallingAnalytic(camera)
         cap = cv2.VideoCapture(str(video))
         times: list[float] = []
+        cpu: list[float] = []
         i = 0
         events = 0
         size = (0, 0)
@@ -62,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
             if not ok:
                 break
             size = (img.shape[1], img.shape[0])
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             events += len(analytic.process(Frame(img, i, i / camera.fps, time.time())))
             times.append(time.perf_counter() - t0)
+            cpu.append(time.thread_time() - c0)
             i += 1
         events += len(analytic.close())
     ms = np.array(times[1:] or [0.0]) * 1000.0
+    cpu_ms = np.array(cpu[1:] or [0.0]) * 1000.0
     result = {
         "width": size[0],
         "height": size[1],
@@ -75,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
         "frames": len(times),
         "mean_ms": round(float(ms.mean()), 2),
         "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "cpu_mean_ms": round(float(cpu_ms.mean()), 2),
+        "cpu_p99_ms": round(float(np.percentile(cpu_ms, 99)), 2),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "events": events,
         "one_core": not args.all_cores,
     }
