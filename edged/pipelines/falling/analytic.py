@@ -17,7 +17,13 @@ from edged.events import Event, Priority, new_event
 from edged.pipelines.falling import metrics
 from edged.pipelines.falling.classify import ClassifyParams, Decision, classify
 from edged.pipelines.falling.detect import DetectorParams, ForegroundDetector
-from edged.pipelines.falling.geometry import FacadeGeometry
+from edged.pipelines.falling.geometry import (
+    RELEASE_D_EST_M,
+    RELEASE_D_MAX_M,
+    UNSEEN_D_EST_M,
+    UNSEEN_D_MAX_M,
+    FacadeGeometry,
+)
 from edged.pipelines.falling.track import Track, Tracker, TrackParams
 from edged.pipelines.frame import Frame
 
@@ -157,8 +163,11 @@ class FallingAnalytic:
 
     def _event(self, tr: Track, d: Decision, frame: Frame) -> Event:
         assert self.geo is not None
-        floor, floor_range, z_est = self.geo.release_floor(d.x_release, d.z_release, d.sigma_z)
-        x_est, _ = self.geo.unproject(d.x_release, d.z_release, 0.4)
+        d_est, d_max = (
+            (RELEASE_D_EST_M, RELEASE_D_MAX_M) if d.release_seen else (UNSEEN_D_EST_M, UNSEEN_D_MAX_M)
+        )
+        floor, floor_range, z_est = self.geo.release_floor(d.x_release, d.z_release, d.sigma_z, d_est, d_max)
+        x_est, _ = self.geo.unproject(d.x_release, d.z_release, d_est)
         column = self.geo.window_column(x_est)
         trajectory = [
             [round(t, 3), round(u, 1), round(v, 1)] for t, u, v in zip(tr.t, tr.u, tr.v, strict=True)
@@ -199,6 +208,7 @@ class FallingAnalytic:
             "drop_m": round(d.drop_m, 2),
             "fit_rms_m": round(d.rms_m, 3),
             "lead_s": round(d.lead_s, 3),
+            "release_seen": d.release_seen,
         }
         (self.m.alarms if d.severity == "alarm" else self.m.suspected).inc()
         return ev

@@ -50,6 +50,7 @@ class Decision:
     reason: str
     rms_m: float = 0.0
     lead_s: float = 0.0  # time from the estimated release to the first sighting
+    release_seen: bool = True  # False: the object entered from the top, the release is extrapolated
 
 
 def classify(
@@ -135,8 +136,9 @@ def _heavy(
         )
     )
     drop = float(z.max() - z.min())
+    seen = not entered_top
     return Decision(
-        "alarm", float(t[0] + tau_r), x_r, z_r, sigma, accel, drop, conf, "ballistic", rms, -tau_r
+        "alarm", float(t[0] + tau_r), x_r, z_r, sigma, accel, drop, conf, "ballistic", rms, -tau_r, seen
     )
 
 

@@ -22,6 +22,10 @@ from edged.config.facade import FacadeConfig
 # a balcony or an outward throw a little more. The floor estimate assumes `RELEASE_D_EST_M`.
 RELEASE_D_MAX_M = 1.6
 RELEASE_D_EST_M = 0.4
+# A release that was not seen (the object entered from the top of the view, typically an
+# outward throw that rose out of it first) is extrapolated; by then it may be metres out.
+UNSEEN_D_MAX_M = 5.0
+UNSEEN_D_EST_M = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +85,21 @@ class FacadeGeometry:
         k = max(pose.distance - d, 0.1) / pose.distance
         return pose.x + (x_p - pose.x) * k, pose.z + (z_p - pose.z) * k
 
-    def release_floor(self, x_p: float, z_p: float, sigma_z: float) -> tuple[int, list[int], float]:
+    def release_floor(
+        self,
+        x_p: float,
+        z_p: float,
+        sigma_z: float,
+        d_est: float = RELEASE_D_EST_M,
+        d_max: float = RELEASE_D_MAX_M,
+    ) -> tuple[int, list[int], float]:
         """Best floor, [lo, hi] floor range and corrected z for a release seen at (x_p, z_p).
 
-        The range covers releases from the facade plane out to RELEASE_D_MAX_M in front of it,
-        widened by the fit's uncertainty `sigma_z`.
+        The range covers releases from the facade plane out to `d_max` in front of it, widened
+        by the fit's uncertainty `sigma_z`; the best floor assumes `d_est`.
         """
-        _, z_est = self.unproject(x_p, z_p, RELEASE_D_EST_M)
-        _, z_far = self.unproject(x_p, z_p, RELEASE_D_MAX_M)
+        _, z_est = self.unproject(x_p, z_p, d_est)
+        _, z_far = self.unproject(x_p, z_p, d_max)
         z_lo, z_hi = min(z_p, z_far) - sigma_z, max(z_p, z_far) + sigma_z
         lo, hi = self.floor_of(z_lo), self.floor_of(z_hi)
         best = min(max(self.floor_of(z_est), lo), hi)
