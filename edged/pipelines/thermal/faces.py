@@ -170,7 +170,7 @@ class FaceFinder:
         if self.centerface is not None and (use_visible or thermal_turn):
             if use_visible:
                 assert visible is not None and homography is not None
-                dets = self.centerface.detect(visible)
+                dets = self.centerface.detect(visible, self.cfg.centerface_max_side)
                 faces = [map_detection(d, homography, "visible") for d in dets]
             else:
                 lo, hi = self.cfg.skin_min_c - 8.0, self.cfg.skin_max_c - 2.0
