@@ -82,3 +82,19 @@ def test_rtsp_source_clip_is_copied_without_reencoding(tmp_path: Path) -> None:
     info = _probe(Path(path))
     assert info["codec_name"] == "h264" and (info["width"], info["height"]) == ("480", "270")
     assert float(info["duration"]) >= 4.5
+
+
+def test_retention_deletes_oldest_beyond_budget_and_age(tmp_path: Path) -> None:
+    import os
+
+    rec = EvidenceRecorder("ret-cam", tmp_path / "ev", 25.0, max_bytes=2500, max_age_s=3600.0)
+    now = time.time()
+    for i, age in enumerate([7200, 300, 200, 100]):  # the first is too old whatever the budget
+        p = tmp_path / "ev" / f"e{i}.mp4"
+        p.write_bytes(b"x" * 1000)
+        os.utime(p, (now - age, now - age))
+    (tmp_path / "ev" / "keep.txt").write_text("not evidence")
+    rec._retain()
+    left = sorted(p.name for p in (tmp_path / "ev").iterdir())
+    assert left == ["e2.mp4", "e3.mp4", "keep.txt"]
+    rec.close()

@@ -7,6 +7,7 @@ delegated to an `Evidence` sink; without one, `clip` and `snapshot` are null.
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Protocol
 
 import cv2
@@ -68,7 +69,7 @@ class FallingAnalytic:
         self.tracker: Tracker | None = None
         self.near_mask: np.ndarray | None = None
         self.last: Frame | None = None
-        self.frame_times: list[float] = []  # seconds, for `edged bench falling`
+        self.frame_times: deque[float] = deque(maxlen=100_000)  # seconds, recent frames (eval, bench)
         self._wall_of: dict[int, float] = {}
         self._reported: list[tuple[float, float, float]] = []  # (t, u, v) where reported tracks ended
         self.m = metrics.for_camera(camera.id)

@@ -17,7 +17,6 @@ costs ~1 MB/s instead of the ~150 MB/s a raw 1080p frame ring would need for 15 
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import shutil
 import subprocess
@@ -224,6 +223,8 @@ class EvidenceRecorder:
         ring = ring_dir or Path(self._tmp.name if self._tmp else ".")
         self.ring = SegmentRing(ring, fps, source=rtsp_source, realtime=realtime)
         self.jobs: list[ClipJob] = []
+        self._assemblers: list[threading.Thread] = []
+        self._retain_lock = threading.Lock()
         self.max_bytes, self.max_age_s = max_bytes, max_age_s
         self.clips = metrics.CLIPS
         self.deleted = metrics.EVIDENCE_BYTES_DELETED.labels(camera)
@@ -257,18 +258,25 @@ class EvidenceRecorder:
         ready = [j for j in self.jobs if self.ring.covered_until() >= j.t_to]
         for job in ready:
             self.jobs.remove(job)
-            self._assemble(job)
+            # ffmpeg's concat takes a fraction of a second: never inside the frame loop
+            segs = self.ring.pick(job.t_from, job.t_to)
+            worker = threading.Thread(
+                target=self._assemble, args=(job, segs), name="falling-clip", daemon=True
+            )
+            worker.start()
+            self._assemblers = [w for w in self._assemblers if w.is_alive()] + [worker]
 
     def close(self) -> None:
         self.ring.close()
+        for worker in self._assemblers:
+            worker.join(timeout=60)
         for job in self.jobs:
-            self._assemble(job)
+            self._assemble(job, self.ring.pick(job.t_from, job.t_to))
         self.jobs = []
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def _assemble(self, job: ClipJob) -> None:
-        segs = self.ring.pick(job.t_from, job.t_to)
+    def _assemble(self, job: ClipJob, segs: list[Segment]) -> None:
         if not segs:
             self.clips.labels(self.camera, "missing").inc()
             log.warning("falling_clip_missing", clip=str(job.out))
@@ -291,16 +299,22 @@ class EvidenceRecorder:
 
     def _retain(self) -> None:
         """Delete the oldest evidence beyond the byte budget or the age limit."""
-        files = sorted(
-            (p for p in self.out_dir.iterdir() if p.suffix in (".mp4", ".jpg")), key=os.path.getmtime
-        )
-        total = sum(p.stat().st_size for p in files)
+        with self._retain_lock:
+            self._retain_locked()
+
+    def _retain_locked(self) -> None:
+        files = []
+        for p in self.out_dir.iterdir():
+            if p.suffix in (".mp4", ".jpg"):
+                with contextlib.suppress(FileNotFoundError):
+                    st = p.stat()
+                    files.append((st.st_mtime, st.st_size, p))
+        files.sort()
+        total = sum(size for _, size, _ in files)
         now = time.time()
-        for p in files:
-            old = now - p.stat().st_mtime > self.max_age_s
-            if not old and total <= self.max_bytes:
+        for mtime, size, p in files:
+            if now - mtime <= self.max_age_s and total <= self.max_bytes:
                 break
-            size = p.stat().st_size
             p.unlink(missing_ok=True)
             total -= size
             self.deleted.inc(size)

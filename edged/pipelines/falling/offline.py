@@ -53,4 +53,4 @@ def analyze_file(video: Path, camera: CameraConfig, evidence_dir: Path | None = 
     finally:
         cap.release()
         events.extend(analytic.close())
-    return OfflineResult(events, index, fps, analytic.frame_times)
+    return OfflineResult(events, index, fps, list(analytic.frame_times))
