@@ -63,16 +63,21 @@ class Summaries:
                 self.people["doors"] += 1
             elif etype in PEOPLE_GATE:
                 self.people["gates"] += 1
+            elif etype == "screening":  # a thermal camera's window: people screened, hottest reading
+                people = e["data"].get("people_screened")
+                self.screened += people if isinstance(people, int) else 0
+                self._hottest(e["data"].get("max_temp_c"))
             elif etype in SCREENED:
-                self.screened += etype == "temperature_reading"
                 self.fever += etype == "fever"
-                temp = e["data"].get("temp_c")
-                if isinstance(temp, int | float):
-                    self.max_temp_c = max(self.max_temp_c or temp, temp)
+                self._hottest(e["data"].get("temp_c"))
             if etype in OFFLINE:
                 self.state(OFFLINE[etype], source, False, t)
             elif etype in ONLINE:
                 self.state(ONLINE[etype], source, True, t)
+
+    def _hottest(self, temp: object) -> None:
+        if isinstance(temp, int | float):
+            self.max_temp_c = max(self.max_temp_c or temp, temp)
 
     def state(self, kind: str, source: str, online: bool, t: float) -> None:
         """A device went offline or came back (from events, or live state such as camera.state)."""

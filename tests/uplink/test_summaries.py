@@ -20,7 +20,11 @@ def test_summary_and_availability_over_an_interval() -> None:
         [new_event("gate_opened", "north", {}), new_event("door_forced", "door-1", {}, priority=0)], now=1002
     )
     s.observe([new_event("fever", "thermal-1", {"temp_c": 38.1}, priority=0)], now=1003)
-    s.observe([new_event("temperature_reading", "thermal-1", {"temp_c": 36.6}, priority=2)], now=1003)
+    # A thermal camera's screening window (P2): 4 people, none hotter than the fever above.
+    s.observe(
+        [new_event("screening", "thermal-1", {"people_screened": 4, "max_temp_c": 36.6}, priority=2)],
+        now=1003,
+    )
     s.state("camera", "cam-1", False, 1004)  # live camera.state: down 1004..1006
     s.state("camera", "cam-1", True, 1006)
     s.observe([new_event("camera_offline", "cam-2", {}, priority=0)], now=1010)
@@ -33,7 +37,7 @@ def test_summary_and_availability_over_an_interval() -> None:
     assert d["events"] == 9 and d["by_type"]["access_granted"] == 2
     assert d["people"] == {"doors": 2, "gates": 1}
     assert d["alarms"] == {"door_forced": 1, "fever": 1, "camera_offline": 2}
-    assert d["screening"] == {"screened": 1, "fever": 1, "max_temp_c": 38.1}
+    assert d["screening"] == {"screened": 4, "fever": 1, "max_temp_c": 38.1}
     assert availability["data"]["cameras"] == {"cam-1": round(1 - 7 / 60, 4), "cam-2": 0.75}
     again, avail2 = s.flush(now=1120)  # the next interval starts empty; cam-1 is still offline
     assert again["data"]["events"] == 0

@@ -115,8 +115,14 @@ def run_thermal_camera(ctx: Any, cam: CameraConfig) -> None:
         )
         if now >= next_summary:
             next_summary = now + interval
-            ctx.publish("screening", screening.summary(t))
+            _report_window(ctx, cam.id, screening.summary(t))
     for event in screening.close():
         ctx.emit(event)
-    ctx.publish("screening", screening.summary(t))
+    _report_window(ctx, cam.id, screening.summary(t))
     reader.join(timeout=5.0)
+
+
+def _report_window(ctx: Any, camera: str, summary: dict[str, Any]) -> None:
+    """Live on the `screening` topic, and durably as a P2 event the uplink counts and sends on."""
+    ctx.publish("screening", summary)
+    ctx.emit(new_event("screening", camera, summary, Priority.TELEMETRY))
