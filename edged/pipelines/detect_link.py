@@ -38,6 +38,10 @@ class DetectLink(Protocol):
     @property
     def in_flight(self) -> int: ...
 
+    @property
+    def has_credit(self) -> bool:
+        """Whether `submit` may send now (the detector worker allows 1–2 requests in flight)."""
+
     def oldest_age(self) -> float:
         """Seconds the oldest request in flight has waited (0 when none): heartbeat progress."""
 
@@ -66,6 +70,10 @@ class RemoteDetector:
     @property
     def in_flight(self) -> int:
         return int(self.client.in_flight)
+
+    @property
+    def has_credit(self) -> bool:
+        return bool(self.client.has_credit)  # poll() has expired timed-out requests already
 
     def oldest_age(self) -> float:
         return time.monotonic() - min(self._sent.values()) if self._sent else 0.0
@@ -106,6 +114,10 @@ class MotionBlobs:
     def in_flight(self) -> int:
         return len(self._ready)
 
+    @property
+    def has_credit(self) -> bool:
+        return True  # answered synchronously
+
     def oldest_age(self) -> float:
         return 0.0  # answered synchronously
 
@@ -141,6 +153,10 @@ class LocalDetector:
     @property
     def in_flight(self) -> int:
         return len(self._ready)
+
+    @property
+    def has_credit(self) -> bool:
+        return True  # answered synchronously
 
     def oldest_age(self) -> float:
         return 0.0

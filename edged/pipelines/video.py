@@ -101,6 +101,7 @@ class CameraPipeline:
         self._offered: _Offered | None = None
         self._next_due = -1e18
         self._pending: dict[int, FrameRef] = {}
+        self._deferred: tuple[FrameRef, list[Box]] | None = None  # due, waiting for a credit
         self._last_full_t = -1e18
         self._last_track_t = -1e18
         self._last_publish = 0.0
@@ -179,13 +180,16 @@ class CameraPipeline:
         if offered is None and timeout_s > 0:
             self._wakeup.wait(timeout_s)
             offered = self._take()
-        if offered is not None:
-            self._frame(offered)
-        if self.link is not None:
+        if self.link is not None:  # replies first: they return the credits a due frame needs
             for res in self.link.poll(0.0):
                 self._result(res.seq, res.detections, res.reason)
+        if offered is not None:
+            self._frame(offered)
+        self._send_deferred()
         m.QUEUE_DEPTH.labels(camera=self.cam.id).set(
-            (self.link.in_flight if self.link else 0) + (1 if self._offered is not None else 0)
+            (self.link.in_flight if self.link else 0)
+            + (self._offered is not None)
+            + (self._deferred is not None)
         )
         if self._last_frame_wall:
             m.LAST_FRAME_AGE.labels(camera=self.cam.id).set(max(0.0, time.time() - self._last_frame_wall))
@@ -211,13 +215,35 @@ class CameraPipeline:
             self.tracker.hold(f.t)
             return
         ref = FrameRef(f.slot, f.seq, f.t, f.wall, f.image)
+        if not self.link.has_credit:
+            # both requests still out: hold this frame until a reply returns a credit (sent if
+            # still within one detection period, else skipped); a newer due frame replaces it
+            if self._deferred is not None:
+                self._skip("no_credit")
+            self._deferred = (ref, rois)
+            return
+        self._send(ref, rois)
+
+    def _send(self, ref: FrameRef, rois: list[Box]) -> None:
+        assert self.link is not None
         if not self.link.submit(ref, rois or None):
             self._skip("no_credit")
             return
         if not rois:
-            self._last_full_t = f.t
-        self._pending[f.seq] = ref
+            self._last_full_t = ref.t
+        self._pending[ref.seq] = ref
         self.stats.sent += 1
+
+    def _send_deferred(self) -> None:
+        if self._deferred is None or self.link is None:
+            return
+        ref, rois = self._deferred
+        if time.time() - ref.wall > self.period:
+            self._deferred = None
+            self._skip("no_credit")
+        elif self.link.has_credit:
+            self._deferred = None
+            self._send(ref, rois)
 
     def _regions(self, f: _Offered) -> list[Box] | None:
         """Regions for the detector: [] = whole frame, None = nothing to look at now."""
