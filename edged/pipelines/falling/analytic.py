@@ -71,7 +71,8 @@ class FallingAnalytic:
         self.last: Frame | None = None
         self.frame_times: deque[float] = deque(maxlen=100_000)  # seconds, recent frames (eval, bench)
         self._wall_of: dict[int, float] = {}
-        self._reported: list[tuple[float, float, float]] = []  # (t, u, v) where reported tracks ended
+        # (t, u, v) where reported tracks started and ended
+        self._reported: list[tuple[float, float, float, float, float, float]] = []
         self.m = metrics.for_camera(camera.id)
 
     def _setup(self, frame: Frame) -> None:
@@ -149,16 +150,19 @@ class FallingAnalytic:
             decision = classify(tr, self.geo, self.near_mask, self.cls_params)
             if decision is None or self._continues_reported(tr):
                 continue
-            self._reported.append((tr.t[-1], tr.u[-1], tr.v[-1]))
+            self._reported.append((tr.t[0], tr.u[0], tr.v[0], tr.t[-1], tr.u[-1], tr.v[-1]))
             events.append(self._event(tr, decision, frame))
         return events
 
     def _continues_reported(self, tr: Track) -> bool:
-        """The second half of an object already reported (its track broke, e.g. behind a balcony)."""
-        self._reported = [r for r in self._reported if tr.t[0] - r[0] < 10.0]
-        for t_end, u_end, v_end in self._reported:
+        """Already reported: the second half of a broken track (behind a balcony), or a twin track
+        of the same object (a bag seen as two blobs)."""
+        self._reported = [r for r in self._reported if tr.t[0] - r[3] < 10.0]
+        for t0, u0, v0, t_end, u_end, v_end in self._reported:
             gap = tr.t[0] - t_end
             if -0.5 <= gap <= 2.0 and abs(tr.u[0] - u_end) < 60 and -20 < tr.v[0] - v_end < 250:
+                return True
+            if abs(tr.t[0] - t0) <= 1.0 and abs(tr.u[0] - u0) < 60 and abs(tr.v[0] - v0) < 60:
                 return True
         return False
 

@@ -26,7 +26,7 @@ class ClassifyParams:
     track_fill: float = 0.4  # ... over the whole track (gaps behind windows, balconies allowed)
     max_rms_m: float = 0.05  # plus `max_rms_px` at the spot
     max_rms_px: float = 1.5
-    max_lead_s: float = 0.6  # release → first sighting, when the release itself was in view
+    max_lead_s: float = 1.0  # release → first sighting (it may fall past its own dark window unseen)
     min_drop_storeys: float = 1.7
     fit_window_s: float = 1.2
     accel_range: tuple[float, float] = (3.0, 16.0)
