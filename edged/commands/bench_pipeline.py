@@ -78,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
     _quiet_logs()
     from edged.config.detectors import YoloDarknetDetector
     from edged.demo.street import street_film
-    from edged.pipelines.bench.bare import bare_bound, combine
+    from edged.pipelines.bench.bare import combine, run_bare
     from edged.pipelines.bench.daemon import run_pipeline
+    from edged.supervisor.topology import BULK_NICE
 
     film = Path(args.video) if args.video else street_film()
     if film is None or not film.is_file():
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         detector["model"] = args.model
     if args.threads is not None:
         detector["threads"] = args.threads
-    det_cfg = YoloDarknetDetector.model_validate(detector)
+    YoloDarknetDetector.model_validate(detector)  # a bad --input-size fails here, not in a child
     rows: list[dict[str, Any]] = []
     rss = 0.0
     for n in args.cameras:
@@ -101,14 +102,15 @@ def run(args: argparse.Namespace) -> int:
         # the bare bound runs half its window before and half after the pipeline, so a change
         # in what else loads the box hits both sides alike
         half, bare_warmup = args.seconds / 2, min(args.warmup, 2.0)
-        before = bare_bound(film, n, det_cfg, args.fps, bare_warmup, half, args.width)
+        before = run_bare(film, n, detector, args.fps, bare_warmup, half, args.width, BULK_NICE)
         workdir = Path(tempfile.mkdtemp(prefix=f"edged-bench-{n}-"))
         try:
             pipe = run_pipeline(workdir, film, n, args.fps, args.width, detector, args.warmup, args.seconds)
         finally:
             if not args.keep:
                 shutil.rmtree(workdir, ignore_errors=True)
-        bare = combine(before, bare_bound(film, n, det_cfg, args.fps, bare_warmup, half, args.width))
+        after = run_bare(film, n, detector, args.fps, bare_warmup, half, args.width, BULK_NICE)
+        bare = combine(before, after)
         _progress(args, f"{n} cameras: bare {bare.fps:.2f} fps/camera (missed {bare.missed})")
         rss = max(rss, pipe.camera_rss_mb)
         rows.append(

@@ -10,8 +10,12 @@ missed and counted, exactly like a camera that cannot keep up.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import json
 import resource
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,3 +157,55 @@ def combine(a: BareResult, b: BareResult) -> BareResult:
         cpu_pct=(a.cpu_pct + b.cpu_pct) / 2,
         rss_mb=max(a.rss_mb, b.rss_mb),
     )
+
+
+def run_bare(
+    film: Path,
+    cameras: int,
+    detector: dict[str, object],
+    fps: float,
+    warmup_s: float,
+    seconds: float,
+    width: int | None,
+    nice: int,
+) -> BareResult:
+    """The bare bound in its own process, at the niceness edged gives its video workers, so both
+    sides compete alike with whatever else runs on the box."""
+    spec = {
+        "film": str(film),
+        "cameras": cameras,
+        "detector": detector,
+        "fps": fps,
+        "warmup_s": warmup_s,
+        "seconds": seconds,
+        "width": width,
+    }
+    cmd = [sys.executable, "-m", "edged.pipelines.bench.bare", json.dumps(spec)]
+    if nice:
+        cmd = ["nice", "-n", str(nice), *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"bare bound failed: {out.stderr[-2000:]}")
+    return BareResult(**json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _main(argv: list[str]) -> int:
+    from edged.config.detectors import YoloDarknetDetector
+
+    spec = json.loads(argv[0])
+    cfg = YoloDarknetDetector.model_validate(spec["detector"])
+    result = bare_bound(
+        Path(spec["film"]),
+        spec["cameras"],
+        cfg,
+        spec["fps"],
+        spec["warmup_s"],
+        spec["seconds"],
+        spec["width"],
+    )
+    print(json.dumps(dataclasses.asdict(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
