@@ -7,18 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from edged.config.camera import CameraConfig
-from edged.config.loader import ConfigError, load_model
+from edged.commands.analyze_common import add_common_arguments, evidence_dir, load_camera, write_events
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("frames", type=Path, help="thermal clip (.npz: frames, ts, gain, offset[, ffc])")
-    parser.add_argument(
-        "--camera", type=Path, required=True, help="one camera section as YAML (with thermal)"
-    )
-    parser.add_argument("--events", type=Path, required=True, help="output: one JSON event per line")
-    parser.add_argument("--evidence-dir", type=Path, default=None, help="crops (default: OUT's dir/evidence)")
-    parser.add_argument("--no-evidence", action="store_true", help="skip the crops")
+    add_common_arguments(parser, "thermal", "crops")
     parser.add_argument("--readings", type=Path, default=None, help="also write every decision (JSON lines)")
 
 
@@ -33,25 +27,15 @@ def _run(args: argparse.Namespace) -> int:
     from edged.pipelines.thermal.offline import analyze_file, reading_row
     from edged.pipelines.thermal.sources import SourceError
 
-    try:
-        camera = load_model(args.camera, CameraConfig)
-    except ConfigError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr)
+    camera = load_camera(args, "thermal", "thermal screening")
+    if camera is None:
         return 2
-    if camera.thermal is None:
-        print(f"{args.camera}: thermal: required for thermal screening", file=sys.stderr)
-        return 2
-    evidence = None if args.no_evidence else (args.evidence_dir or args.events.parent / "evidence")
     try:
-        result = analyze_file(args.frames, camera, evidence)
+        result = analyze_file(args.frames, camera, evidence_dir(args))
     except SourceError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    args.events.parent.mkdir(parents=True, exist_ok=True)
-    with args.events.open("w", encoding="utf-8") as fh:
-        for ev in result.events:
-            fh.write(json.dumps(ev, ensure_ascii=False) + "\n")
+    write_events(args.events, result.events)
     if args.readings is not None:
         with args.readings.open("w", encoding="utf-8") as fh:
             for r in result.readings:
