@@ -84,6 +84,7 @@ def run(ctx: WorkerContext) -> None:
 
     receiver = EventReceiver(ctx.zmq, ctx.endpoints.events("rules"), "rules", handle)
     ctx.log.info("rules loaded", rules=len(ctx.config.rules))
+    ctx.beat(events_handled=0)  # bound and ready: up now, not after the first poll
     try:
         while not ctx.stopping.is_set():
             n = receiver.poll(200)
