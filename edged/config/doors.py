@@ -132,7 +132,7 @@ class OsdpConfig(Strict):
         None,
         description="JSON {'<bus>:<address>' or 'default': hex SCBK}; default <state_dir>/osdp-keys.json",
     )
-    refresh_interval_s: float = Field(0.001, ge=0.0005, le=0.002, description="own refresh loop period")
+    refresh_interval_s: float = Field(0.002, ge=0.0005, le=0.002, description="own refresh loop period")
     offline_cycle_s: float = Field(
         10.0, ge=5, le=30, description="disable/enable an offline reader this often"
     )
