@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from pydantic import Field, model_validator
 
 from edged.config.base import Strict
@@ -18,6 +20,6 @@ class FacadeConfig(Strict):
     @model_validator(mode="after")
     def _columns_sorted(self) -> FacadeConfig:
         cols = self.window_columns_m
-        if cols is not None and any(b <= a for a, b in zip(cols, cols[1:], strict=False)):
+        if cols is not None and any(b <= a for a, b in itertools.pairwise(cols)):
             raise ValueError("window_columns_m must be strictly increasing")
         return self
