@@ -25,7 +25,7 @@ from edged.events import Event, new_event
 from edged.pipelines import camera_metrics as m
 from edged.pipelines.analytics import Alarm, SecurityAnalytics
 from edged.pipelines.detect_link import DetectLink, FrameRef, MotionBlobs
-from edged.pipelines.frame import Frame, VideoAnalytic
+from edged.pipelines.frame import Frame, VideoAnalytic, VideoFile
 from edged.pipelines.geometry import Box, Polygon, anchor_point, scale_points, union_box
 from edged.pipelines.motion import MotionDetector
 from edged.pipelines.ring import FrameRing
@@ -354,26 +354,13 @@ def run_file(
     """Offline / test driver: every frame of a file, each detection awaited (no drops)."""
     import cv2
 
-    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-    if not cap.isOpened():
-        raise FileNotFoundError(path)
-    fps = cap.get(cv2.CAP_PROP_FPS) or pipeline.cam.fps
-    index = 0
-    start = time.time()
-    try:
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                break
-            t = index / fps
-            if limit_s is not None and t > limit_s:
-                break
-            if width and image.shape[1] != width:
-                image = cv2.resize(image, (width, round(image.shape[0] * width / image.shape[1] / 2) * 2))
-            pipeline.offer(image, t, start + t, index)
-            pipeline.step(0.0)
-            pipeline.drain(10.0)
-            index += 1
-    finally:
-        cap.release()
+    for frame in VideoFile(path, pipeline.cam.fps):
+        if limit_s is not None and frame.t > limit_s:
+            break
+        image = frame.image
+        if width and image.shape[1] != width:
+            image = cv2.resize(image, (width, round(image.shape[0] * width / image.shape[1] / 2) * 2))
+        pipeline.offer(image, frame.t, frame.wall, frame.index)
+        pipeline.step(0.0)
+        pipeline.drain(10.0)
     pipeline.close()

@@ -6,17 +6,14 @@ times from the file's frame rate so `t_release` is seconds from the start of the
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import cv2
 
 from edged.config.camera import CameraConfig
 from edged.events import Event
 from edged.pipelines.falling.analytic import FallingAnalytic
 from edged.pipelines.falling.evidence import EvidenceRecorder
-from edged.pipelines.frame import Frame
+from edged.pipelines.frame import VideoFile
 
 
 @dataclass
@@ -28,11 +25,8 @@ class OfflineResult:
 
 
 def analyze_file(video: Path, camera: CameraConfig, evidence_dir: Path | None = None) -> OfflineResult:
-    cap = cv2.VideoCapture(str(video))
-    if not cap.isOpened():
-        raise FileNotFoundError(f"cannot open video {video}")
-    file_fps = cap.get(cv2.CAP_PROP_FPS)
-    fps = file_fps if 1.0 <= file_fps <= 240.0 else camera.fps
+    frames = VideoFile(video, camera.fps)
+    fps = frames.fps
     if abs(fps - camera.fps) > 0.01 * camera.fps:
         camera = camera.model_copy(update={"fps": fps})
     evidence = None
@@ -40,17 +34,9 @@ def analyze_file(video: Path, camera: CameraConfig, evidence_dir: Path | None = 
         evidence = EvidenceRecorder(camera.id, evidence_dir, fps, realtime=False)
     analytic = FallingAnalytic(camera, evidence)
     events: list[Event] = []
-    index = 0
-    wall0 = time.time()
     try:
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                break
-            t = index / fps
-            events.extend(analytic.process(Frame(image, index, t, wall0 + t)))
-            index += 1
+        for frame in frames:
+            events.extend(analytic.process(frame))
     finally:
-        cap.release()
         events.extend(analytic.close())
-    return OfflineResult(events, index, fps, list(analytic.frame_times))
+    return OfflineResult(events, frames.frames, fps, list(analytic.frame_times))
