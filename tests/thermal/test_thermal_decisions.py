@@ -94,3 +94,18 @@ def test_hot_cup_and_kettle_raise_nothing(tmp_path: Path) -> None:
     assert run.fevers() == []
     assert all(r.body_c < 37.3 for r in run.screening.readings)
     assert len([r for r in run.screening.readings if not r.late]) == 2
+
+
+def test_a_face_gone_after_enough_frames_is_decided_on_time_not_at_track_end(tmp_path: Path) -> None:
+    # Seen for 0.6 s (9 valid frames at 15 fps), then gone: the decision is due 0.8 s after the
+    # first valid frame, while the track itself only times out 0.6 s after the last one (1.2 s).
+    febrile = standing(1, 37.6, t0=1.5, t1=2.1)
+    scene = Scene(quiet_camera(), 4.0, [febrile])
+    npz, camera = render(tmp_path, scene, "brief")
+    run = analyze(npz, camera)
+    [reading] = run.screening.readings
+    assert reading.alarm and reading.frames >= 5
+    assert reading.t_decision - reading.t_first <= 1.0
+    assert camera.thermal is not None
+    assert reading.t_decision < reading.t_box + camera.thermal.track_timeout_s
+    assert len(run.fevers()) == 1

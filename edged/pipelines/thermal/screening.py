@@ -126,16 +126,25 @@ class ThermalScreening:
         if hot.any():
             hot = cv2.dilate(hot.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
         matches, ended = self.tracker.update(faces, frame.t)
+        # while the first lock is being acquired, decisions wait for it (unless people leave)
+        decide_calibrated = calibrated or self._state == ACQUIRING
         for track, face, ambiguous in matches:
             if len(track.readings) == 0 and (prev := self.decider.fragment_of(track, frame.t)) is not None:
                 track.readings = prev.readings
             reading = self._measure(corrected, smooth, sigma, face, hot, ambiguous, calibrated, frame.t)
             track.readings.append(reading)
             track.evidence = (corrected, frame.visible, frame.homography)
-            # while the first lock is being acquired, decisions wait for it (unless people leave)
-            decision = self.decider.evaluate(track, frame.t, calibrated or self._state == ACQUIRING)
+            decision = self.decider.evaluate(track, frame.t, decide_calibrated)
             if decision is not None:
                 events += self._decided(decision, track, frame.wall)
+        # a face missed in this frame (turned away, at the edge) still gets its decision on time,
+        # not when its track times out
+        seen = {id(track) for track, _face, _amb in matches}
+        for track in self.tracker.tracks:
+            if id(track) not in seen and not track.decided and track.readings:
+                decision = self.decider.evaluate(track, frame.t, decide_calibrated)
+                if decision is not None:
+                    events += self._decided(decision, track, frame.wall)
         events += self._end_tracks(ended, frame.t, frame.wall)
         return events
 
