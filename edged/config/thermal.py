@@ -7,9 +7,10 @@ IEC 80601-2-59 / ISO/TR 13154 practice: blackbody in the image, canthus (or face
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+import numpy as np
+from pydantic import Field, PrivateAttr, model_validator
 
 from edged.config.base import Strict
 
@@ -61,6 +62,80 @@ class DistanceConfig(Strict):
     band_m: tuple[float, float] = (0.5, 3.0)
 
 
+Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
+
+
+def _general_position(src: np.ndarray, dst: np.ndarray) -> float:
+    """Smallest-to-largest ratio of the 8 singular values of the Hartley-normalised DLT system:
+    near 0 when the correspondences do not pin a homography down (three of four on a line)."""
+
+    def norm(p: np.ndarray) -> np.ndarray:
+        c = p - p.mean(axis=0)
+        return c * (np.sqrt(2) / max(float(np.sqrt((c**2).sum(axis=1)).mean()), 1e-12))
+
+    rows = []
+    for (x, y), (u, v) in zip(norm(src), norm(dst), strict=True):
+        rows.append([-x, -y, -1, 0, 0, 0, u * x, u * y, u])
+        rows.append([0, 0, 0, -x, -y, -1, v * x, v * y, v])
+    s = np.linalg.svd(np.asarray(rows), compute_uv=False)
+    return float(s[7] / s[0])
+
+
+class VisibleConfig(Strict):
+    """Co-registration of a dual-spectrum camera's visible picture (ISAPI): visible px -> thermal px.
+
+    Either the 3x3 `homography` or (easier at commissioning) `points`, computed once at load so a
+    bad survey is a config error, not a screening that looks at the wrong spot.
+    """
+
+    homography: Matrix3 | None = Field(None, description="3x3, visible pixel -> thermal pixel")
+    points: list[tuple[float, float, float, float]] | None = Field(
+        None, min_length=4, description="visible (x, y) -> thermal (x, y); at least 4, spread over the view"
+    )
+    max_error_px: float = Field(
+        2.0, gt=0, le=20, description="points: one further than this (thermal px) from the fit is an error"
+    )
+    _matrix: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _solve(self) -> VisibleConfig:
+        if (self.homography is None) == (self.points is None):
+            raise ValueError("visible: give exactly one of `homography` (3x3) or `points`")
+        if self.homography is not None:
+            hmat = np.asarray(self.homography, dtype=np.float64)
+        else:
+            hmat = self._from_points(np.asarray(self.points, dtype=np.float64))
+        if not np.isfinite(hmat).all() or np.linalg.cond(hmat) > 1e12:
+            raise ValueError("visible.homography is singular: it does not map the visible image onto a plane")
+        self._matrix = hmat / hmat[2, 2] if abs(hmat[2, 2]) > 1e-12 else hmat
+        return self
+
+    def _from_points(self, pts: np.ndarray) -> np.ndarray:
+        import cv2  # only here: most configs have no visible registration
+
+        src, dst = pts[:, :2], pts[:, 2:]
+        if len(np.unique(src, axis=0)) < len(src) or len(np.unique(dst, axis=0)) < len(dst):
+            raise ValueError("visible.points: a visible or thermal point is repeated")
+        if _general_position(src, dst) < 5e-3:
+            raise ValueError("visible.points are (nearly) on a line: pick 4+ points spread over the view")
+        hmat, _ = cv2.findHomography(src, dst, 0)
+        if hmat is None:
+            raise ValueError("visible.points do not define a homography")
+        fit = cv2.perspectiveTransform(src.reshape(-1, 1, 2), hmat).reshape(-1, 2)
+        err = np.hypot(*(fit - dst).T)
+        worst = int(np.argmax(err))
+        if err[worst] > self.max_error_px:
+            raise ValueError(
+                f"visible.points[{worst}] is {err[worst]:.1f} thermal px off the fit of the others "
+                f"(max_error_px {self.max_error_px}): a typo or a mismatched point?"
+            )
+        return np.asarray(hmat, dtype=np.float64)
+
+    def matrix(self) -> np.ndarray:
+        """The 3x3 visible -> thermal homography (float64, normalised to h33 = 1)."""
+        return np.array(self._matrix, dtype=np.float64)
+
+
 class ThermalConfig(Strict):
     blackbody: BlackbodyConfig | None = None
     threshold_c: float = Field(37.3, gt=30, lt=45)
@@ -90,6 +165,12 @@ class ThermalConfig(Strict):
     distance: DistanceConfig | None = None
     gain: float | None = Field(None, gt=0, description="UVC: kelvin per count (default centi-kelvin 0.01)")
     offset: float | None = Field(None, description="UVC: kelvin at count 0 (default 0)")
+    telemetry: Literal["none", "header", "footer"] = Field(
+        "none", description="UVC Lepton (PureThermal): telemetry rows sent with the image, for the FFC flag"
+    )
+    visible: VisibleConfig | None = Field(
+        None, description="ISAPI dual-spectrum: register the visible picture for face finding"
+    )
     emit_readings: bool = Field(
         False, description="also emit a `temperature_reading` per person (priority 2)"
     )

@@ -7,7 +7,9 @@ The camera answers (HTTP digest auth) with a multipart body, in this order:
 3. ``application/octet-stream``: the per-pixel temperature matrix ("p2p data"): float32 °C when
    ``temperatureDataLength`` is 4, else int16 with ``kelvin = raw / scale + offset``;
 4. optionally ``image/jpeg``: the visible-light picture of dual-spectrum models.
-We store temperatures as centi-kelvin counts (0.01 K steps, well under NETD).
+We store temperatures as centi-kelvin counts (0.01 K steps, well under NETD). The visible picture
+is decoded only when the camera section registers it (`thermal.visible`): without the homography
+its faces cannot be placed on thermal pixels.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import cv2
 import numpy as np
+import structlog
 
+from edged.pipelines.thermal import metrics as m
 from edged.pipelines.thermal.frame import ThermalFrame, to_counts
 from edged.pipelines.thermal.sources import SourceError
 
@@ -122,10 +127,27 @@ def _endpoint(source: str) -> tuple[str, str, str]:
 
 
 class IsapiSource:
-    """Polls the picture endpoint at `fps` (the camera serves snapshots, not a stream)."""
+    """Polls the picture endpoint at `fps` (the camera serves snapshots, not a stream).
 
-    def __init__(self, source: str, *, fps: float = 5.0, timeout_s: float = 5.0) -> None:
+    With `homography` (visible px -> thermal px) the visible JPEG rides along on each frame; a
+    picture that is missing or does not decode is counted and logged once, and that frame goes
+    on thermal-only rather than being dropped (the temperatures are still good).
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        fps: float = 5.0,
+        timeout_s: float = 5.0,
+        camera: str = "",
+        homography: np.ndarray | None = None,
+    ) -> None:
         self.url, user, password = _endpoint(source)
+        self.camera = camera
+        self.homography = None if homography is None else np.asarray(homography, dtype=np.float64)
+        self._log = structlog.get_logger("edged.thermal").bind(camera=camera)
+        self._warned: set[str] = set()
         mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
         mgr.add_password(None, self.url, user, password)
         self._opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(mgr))
@@ -159,8 +181,28 @@ class IsapiSource:
             index=self._index,
             ffc=pic.frozen,
         )
+        if self.homography is not None:
+            frame.visible = self._visible(pic.visible_jpeg)
+            frame.homography = self.homography if frame.visible is not None else None
         self._index += 1
         return frame
+
+    def _visible(self, jpeg: bytes | None) -> np.ndarray | None:
+        """The decoded BGR visible picture, or None (counted, logged once per reason)."""
+        image = None
+        if jpeg:
+            try:
+                image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+            except cv2.error:
+                image = None
+        if image is not None and image.ndim == 3 and image.size:
+            return image
+        reason = "corrupt" if jpeg else "missing"
+        m.VISIBLE_ERRORS.labels(camera=self.camera, reason=reason).inc()
+        if reason not in self._warned:
+            self._warned.add(reason)
+            self._log.warning("visible picture unusable; screening on thermal faces", reason=reason)
+        return None
 
     def close(self) -> None:
         return None

@@ -18,6 +18,9 @@ import cv2
 import numpy as np
 
 Provider = Callable[[], tuple[np.ndarray, bool]]  # -> (celsius H x W, frozen)
+# -> the visible part of a dual-spectrum answer: a BGR image (sent as JPEG), raw bytes (sent as they
+# are: a corrupt picture), or None (no visible part, like a thermal-only model)
+VisibleProvider = Callable[[], np.ndarray | bytes | None]
 BOUNDARY = "boundary"
 REALM = "DS-2TD-standin"
 
@@ -33,7 +36,9 @@ def _parse_auth(header: str) -> dict[str, str]:
     return fields
 
 
-def build_body(celsius: np.ndarray, frozen: bool, bpp: int = 4, visible: np.ndarray | None = None) -> bytes:
+def build_body(
+    celsius: np.ndarray, frozen: bool, bpp: int = 4, visible: np.ndarray | bytes | None = None
+) -> bytes:
     h, w = celsius.shape
     if bpp == 4:
         matrix = celsius.astype("<f4").tobytes()
@@ -60,8 +65,12 @@ def build_body(celsius: np.ndarray, frozen: bool, bpp: int = 4, visible: np.ndar
     }
     parts = [("application/json", json.dumps(meta).encode()), ("image/jpeg", jpeg)]
     parts.append(("application/octet-stream", matrix))
-    if visible is not None:
-        parts.append(("image/jpeg", cv2.imencode(".jpg", visible)[1].tobytes()))
+    if isinstance(visible, np.ndarray):
+        parts.append(
+            ("image/jpeg", cv2.imencode(".jpg", visible, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes())
+        )
+    elif visible is not None:
+        parts.append(("image/jpeg", visible))
     out = b""
     for ctype, payload in parts:
         out += f"--{BOUNDARY}\r\nContent-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
@@ -70,12 +79,20 @@ def build_body(celsius: np.ndarray, frozen: bool, bpp: int = 4, visible: np.ndar
 
 
 class IsapiStandIn:
-    """`with IsapiStandIn(provider, user, password) as cam:` serves on 127.0.0.1:`cam.port`."""
+    """`with IsapiStandIn(provider, user, password) as cam:` serves on 127.0.0.1:`cam.port`;
+    with `visible` it answers like a dual-spectrum model (a visible JPEG after the matrix)."""
 
     def __init__(
-        self, provider: Provider, user: str = "admin", password: str = "hik12345", bpp: int = 4, port: int = 0
+        self,
+        provider: Provider,
+        user: str = "admin",
+        password: str = "hik12345",
+        bpp: int = 4,
+        port: int = 0,
+        visible: VisibleProvider | None = None,
     ) -> None:
         self.provider = provider
+        self.visible = visible
         self.user, self.password, self.bpp = user, password, bpp
         self.requests = 0
         self.unauthorized = 0
@@ -121,7 +138,7 @@ class IsapiStandIn:
                     return
                 cam.requests += 1
                 celsius, frozen = cam.provider()
-                body = build_body(celsius, frozen, cam.bpp)
+                body = build_body(celsius, frozen, cam.bpp, cam.visible() if cam.visible else None)
                 self.send_response(200)
                 self.send_header("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")
                 self.send_header("Content-Length", str(len(body)))

@@ -42,3 +42,13 @@ FRAME_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32),
 )
 SOURCE_ERRORS = Counter("edged_thermal_source_errors_total", "Thermal source failures.", ["camera"])
+VISIBLE_ERRORS = Counter(
+    "edged_thermal_visible_errors_total",
+    "Frames that went on thermal-only although a visible registration is configured, by reason.",
+    ["camera", "reason"],  # corrupt: the visible JPEG did not decode; missing: the camera sent none
+)
+TELEMETRY_ERRORS = Counter(
+    "edged_thermal_telemetry_errors_total",
+    "UVC frames whose Lepton telemetry row could not be parsed (FFC left to the freeze detector).",
+    ["camera"],
+)

@@ -1,9 +1,11 @@
 """Opening a thermal source from a camera section's `source` string.
 
 - a path ending in ``.npz``: replay (design.md format);
-- ``uvc:N`` or ``/dev/videoN``: a UVC radiometric camera delivering Y16 (PureThermal, Boson);
+- ``uvc:N`` or ``/dev/videoN``: a UVC radiometric camera delivering Y16 (PureThermal, Boson),
+  optionally with the Lepton's telemetry rows (`thermal.telemetry`) for the shutter flag;
 - ``isapi://user:pass@host[:port]/CHANNEL`` or an ``http(s)://`` URL containing ``/ISAPI/``:
-  Hikvision thermography (``jpegPicWithAppendData``) polled at the camera's fps.
+  Hikvision thermography (``jpegPicWithAppendData``) polled at the camera's fps, with the
+  visible picture when `thermal.visible` registers it.
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ def open_source(camera: CameraConfig, *, pace: bool = False, loop: bool = False)
         device: int | str = int(src[4:]) if src.startswith("uvc:") else src
         gain = thermal.gain if thermal and thermal.gain else 0.01
         offset = thermal.offset if thermal and thermal.offset is not None else 0.0
-        return UvcY16Source(device, gain=gain, offset=offset)
+        telemetry = thermal.telemetry if thermal else "none"
+        return UvcY16Source(device, gain=gain, offset=offset, telemetry=telemetry, camera=camera.id)
     if src.startswith("isapi://") or "/ISAPI/" in src:
         from edged.pipelines.thermal.isapi import IsapiSource
 
-        return IsapiSource(src, fps=camera.fps)
+        hmat = thermal.visible.matrix() if thermal and thermal.visible else None
+        return IsapiSource(src, fps=camera.fps, camera=camera.id, homography=hmat)
     raise SourceError(f"{src}: not a thermal source (expected .npz, uvc:N, /dev/videoN or an ISAPI URL)")
