@@ -154,7 +154,7 @@ class DoorState:
         return [Emit("tamper", {"state": state}, Priority.CRITICAL if active else Priority.NORMAL)]
 
     def tick(self, now: float) -> list[Action]:
-        """Held-open timers; call every loop (cheap)."""
+        """Held-open timers; call often (the engine: every 10 ms)."""
         if not self.contact_open or self.open_since is None or self.mode == "always_open":
             return []
         if not self.open_authorized:

@@ -27,6 +27,7 @@ from edged.access.stranger import StrangerRules
 from edged.config.doors import DoorConfig
 from edged.config.site import SiteConfig
 from edged.drivers.osdp_bus import BusEvent, OsdpBus
+from edged.drivers.osdp_channel import BusChannel
 from edged.drivers.osdp_keys import KeyRing
 from edged.events import Event, Priority, new_event
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 _log = structlog.get_logger("edged.doors")
 RESTORE_CHECK_S = 30.0
+DOOR_TICK_S = 0.01
 
 
 def default_db(cfg: SiteConfig) -> Path:
@@ -81,6 +83,11 @@ class DoorsEngine:
         self.online_doors = 0  # refreshed once a second (with the gauges)
         self.decision_samples: deque[tuple[float, float]] = deque(maxlen=20000)  # (wall, cpu) s
         self.debounce_s = d.osdp.bus_fault_debounce_s
+        self._next_tick = 0.0
+        self._bus_list = list(self.buses.values())
+        self._poller = select.poll()
+        self._fds: list[int] = []  # each bus's descriptor when _poller was set up
+        self._by_fd: dict[int, BusChannel] = {}
         m.DOORS_CONFIGURED.labels(group=group).set(len(self.doors))
 
     # --- the loop --------------------------------------------------------------------------
@@ -90,10 +97,12 @@ class DoorsEngine:
                 self._bus_event(bus, ev, now)
         for link in self.controllers.values():
             link.poll(now)
-        for door in self.doors.values():
-            if door.contact_open:
-                self._apply(door, door.tick(now))
-        self._flush_offline(now)
+        if now >= self._next_tick:  # door timers are seconds long: 100 passes a second are plenty
+            self._next_tick = now + DOOR_TICK_S
+            for door in self.doors.values():
+                if door.contact_open:
+                    self._apply(door, door.tick(now))
+            self._flush_offline(now)
         if now >= self._next_wall:
             self._next_wall = now + 1.0
             wall = dt.datetime.now(self.tz)
@@ -102,15 +111,33 @@ class DoorsEngine:
             self._gauges()
 
     def wait(self, timeout: float) -> None:
-        """Sleep until `timeout` or until a reader's reply arrives on any bus (refreshing at
-        once then, instead of on the next tick, saves a loop period per exchange)."""
-        if any(b.ready for b in self.buses.values()):
-            return
-        fds = [fd for fd in (b.fileno() for b in self.buses.values()) if fd >= 0]
-        try:
-            select.select(fds, [], [], timeout)
-        except (OSError, ValueError):  # a channel closed under us: plain sleep this once
+        """Sleep out the loop period, then ask the kernel once which buses have input: their
+        channels read it on the next refresh, the others skip the read.
+
+        The loop does not wake for each reply: ~4,500 exchanges a second on a full site made a
+        wake-up per reply cost more CPU than the ≤ 1 period it saved an exchange. It does not
+        sleep while libosdp has a reply in hand or a bus has a command to send (an unlock)."""
+        buses = self._bus_list
+        for b in buses:
+            if b.ready:
+                return
+        if timeout > 0:
             time.sleep(timeout)
+        fds = [b.fileno() for b in buses]
+        if fds != self._fds:  # a channel was (re)opened or went down: (re)register
+            self._fds = fds
+            self._by_fd = {fd: b.channel for fd, b in zip(fds, buses, strict=True) if fd >= 0}
+            self._poller = select.poll()
+            for fd in self._by_fd:
+                self._poller.register(fd, select.POLLIN)
+        for ch in self._by_fd.values():
+            ch.readable = False
+        try:
+            for fd, _events in self._poller.poll(0):
+                self._by_fd[fd].readable = True
+        except OSError:  # a channel closed under us: let every channel read this once
+            for ch in self._by_fd.values():
+                ch.readable = True
 
     def _gauges(self) -> None:
         readers = sum(b.online_count() for b in self.buses.values())

@@ -77,7 +77,6 @@ class _Reader:
     pending_enable: bool = False
     last_cmd: int = -1  # last command libosdp sent to it ...
     answered: int = -1  # ... and the reader's reply code (-1: not answered)
-    last_reply: float = -1e9
     last_tx: float = 0.0
     rejections: int = 0  # handshakes rejected on the reader's own answer, in a row
     first_rejection: float = 0.0
@@ -106,6 +105,8 @@ class OsdpBus:
             raise ValueError(f"bus {cfg.id}: {len(addresses)} readers, at most {min(cfg.max_readers, 32)}")
         self.cfg, self.osdp_cfg = cfg, osdp_cfg
         self.id = cfg.id
+        self._strays = m.STRAY_REPLIES.labels(bus=cfg.id)  # children bound once: called per frame
+        self._resends_held = m.RESENDS_HELD.labels(bus=cfg.id)
         self._gate = ReplyGate(self._on_command, self._on_received, self._on_malformed, self._on_held)
         self.channel: BusChannel = open_channel(cfg.port, cfg.baud, self._gate)
         self._now = time.monotonic()
@@ -135,26 +136,24 @@ class OsdpBus:
         self._sc = -1
         self._next_housekeeping = 0.0
         self.started: float | None = None  # the first refresh (the worker's loop may start late)
+        self._kicked = False  # a command was submitted since the last refresh
         if not self.channel.up:
             _log.warning("bus channel not open", bus=self.id, port=cfg.port, reason=self.channel.down_reason)
 
     # --- wire taps (called inside refresh) ---------------------------------------------------
     def _on_command(self, f: Frame) -> None:
-        r = self.readers.get(f.address)
+        r = self.readers.get(f.addr & 0x7F)
         if r is not None:
             r.last_cmd, r.answered, r.last_tx = f.code, -1, self._now
 
     def _on_received(self, f: Frame, taken: bool) -> None:
-        r = self.readers.get(f.address) if f.is_reply else None
-        if r is not None:
-            r.last_reply = self._now
-            if taken:
-                r.answered = f.code
         if not taken:
-            m.STRAY_REPLIES.labels(bus=self.id).inc()
+            self._strays.inc()
+        elif (r := self.readers.get(f.addr & 0x7F)) is not None:
+            r.answered = f.code
 
     def _on_held(self) -> None:
-        m.RESENDS_HELD.labels(bus=self.id).inc()
+        self._resends_held.inc()
 
     def _on_malformed(self, reason: str) -> None:
         m.MALFORMED.labels(bus=self.id, reason=reason).inc()
@@ -223,7 +222,7 @@ class OsdpBus:
 
     # --- loop ----------------------------------------------------------------------------------
     def poll(self, now: float) -> list[BusEvent]:
-        """One refresh; returns what happened. Call every 1–2 ms (or when `fileno()` is readable)."""
+        """One refresh; returns what happened. Call every 1–2 ms, and at once while `ready`."""
         self._now = now
         if self.started is None:
             self.started = now
@@ -235,26 +234,30 @@ class OsdpBus:
             self._inbox.append(BusEvent("bus_up", None, {"port": self.cfg.port}, time.perf_counter()))
             for r in self.readers.values():  # skip libosdp's 300 s offline hold
                 r.retry_at, r.retries = now, 0
+        self._kicked = False
         self._ctx.refresh()
         if self.channel.up:
-            self.channel.drain()  # empty the kernel buffer: the loop waits on it (see `fileno`)
+            self.channel.drain()  # what else came (strays: counted and dropped there)
         status, sc = self._ctx.status(), self._ctx.sc_status()
         if status != self._status or sc != self._sc or now >= self._next_housekeeping:
             self._status, self._sc = status, sc
             self._next_housekeeping = now + HOUSEKEEPING_S
             for r in self.readers.values():
                 self._reader_tick(r, now)
-        out, self._inbox = self._inbox, []
+        out = self._inbox
+        if out:
+            self._inbox = []
         return out
 
     def fileno(self) -> int:
-        """The channel's descriptor (-1 while down): readable when a reply arrives."""
+        """The channel's descriptor (-1 while down): the loop polls it to set `channel.readable`."""
         return self.channel.fileno()
 
     @property
     def ready(self) -> bool:
-        """A reply is in hand for libosdp: refresh again without waiting."""
-        return self.channel.pending
+        """Refresh again without waiting: a reply is in hand for libosdp, or a command waits to
+        be sent."""
+        return self.channel.pending or self._kicked
 
     def _channel_down(self, now: float) -> None:
         if not self._down_reported:
@@ -346,6 +349,7 @@ class OsdpBus:
         ok = bool(self._ctx.submit_command(r.index, cmd))
         if ok:
             r.outputs.append(time.perf_counter())
+            self._kicked = True  # sent on the next pass, not a loop period later
         return ok
 
     def online_count(self) -> int:

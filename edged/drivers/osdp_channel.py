@@ -6,7 +6,10 @@ libosdp: an OS error marks it down (the bus worker turns that into one `bus_faul
 `reopen()` tries again later. The bus's `ReplyGate` sees every byte: what is read goes through
 it (libosdp gets only the reply to the command that is out), and it may hold back a write
 (libosdp's first re-send of a command whose reply is late).
-`fileno()` lets the worker loop wake as soon as a reply arrives.
+`fileno()` lets the worker loop wake as soon as a reply arrives. A loop that waits on it sets
+`readable` from its poll: the channel then reads the transport only when the poll said there
+is input, instead of a failing non-blocking read on every refresh (three in four reads were
+EAGAIN before, each a raised exception).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class BusChannel(osdp.Channel):
         self.bytes_in = 0
         self.bytes_out = 0
         self._pending = bytearray()  # filtered bytes libosdp has not read yet
+        # None: nobody polls the descriptor, so every read tries the transport. True/False: the
+        # owner's last poll found input / none (a short read since then also means none left).
+        self.readable: bool | None = None
 
     @property
     def up(self) -> bool:
@@ -76,7 +82,11 @@ class BusChannel(osdp.Channel):
     # --- what libosdp calls ------------------------------------------------------------------
     def _take(self) -> bool:
         """One read from the transport through the filter; False when nothing came."""
+        if self.readable is False:
+            return False
         data = self._recv(4096)
+        if self.readable is not None and len(data) < 4096:
+            self.readable = False  # the kernel buffer is empty now
         if not data:
             return False
         self.bytes_in += len(data)
@@ -84,8 +94,8 @@ class BusChannel(osdp.Channel):
         return True
 
     def read(self, max_bytes: int) -> bytes:
-        if not self._pending:
-            self._take()
+        if not self._pending and not self._take():
+            return b""
         out = bytes(self._pending[:max_bytes])
         del self._pending[:max_bytes]
         return out
@@ -100,7 +110,7 @@ class BusChannel(osdp.Channel):
         if n > 0:
             self.bytes_out += n
             if self.gate is not None:
-                self.gate.sent(bytes(buf[:n]))
+                self.gate.sent(buf if n == len(buf) else bytes(buf[:n]))
         return n
 
     def drain(self) -> None:

@@ -14,42 +14,28 @@ CRC-16 instead of checksum, bit 3: security block), [security block], code, data
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SOM = 0x53
 MARK = 0xFF
 MAX_PACKET = 1440
 BROADCAST = 0x7F
-
-
-def _table() -> list[int]:
-    out = []
-    for i in range(256):
-        crc = i << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-        out.append(crc)
-    return out
-
-
-_TABLE = _table()
+_MARK_BYTE = bytes([MARK])
 
 
 def crc16(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/AUG-CCITT (poly 0x1021, init 0x1D0F), as OSDP uses."""
-    crc = 0x1D0F
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[(crc >> 8) ^ b]
-    return crc
+    """CRC-16/AUG-CCITT (poly 0x1021, init 0x1D0F), as OSDP uses: binascii's CRC-CCITT in C
+    (every reply on every bus is checked, ~4,500 a second on a full site)."""
+    return binascii.crc_hqx(data, 0x1D0F)
 
 
 def checksum(data: bytes | bytearray | memoryview) -> int:
     return (-sum(data)) & 0xFF
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):  # a tuple: every frame on every bus makes one (~9,000 a second)
     addr: int  # the address byte as sent: bit 7 set on replies
     seq: int
     code: int  # command or reply code (-1 if the frame has none)
@@ -79,56 +65,69 @@ class FrameChecker:
 
     def feed(self, data: bytes) -> list[Frame]:
         buf = self._buf
+        if not buf:  # the usual case: one read or write is one whole frame
+            n = len(data)
+            i = 1 if n and data[0] == MARK else 0
+            if n - i >= 7 and data[i] == SOM and (data[i + 2] | data[i + 3] << 8) == n - i:
+                f = self._frame(data[i:] if i or type(data) is not bytes else data, i == 1)
+                return [f] if f is not None else []
         buf.extend(data)
         out: list[Frame] = []
         while buf:
             start = buf.find(SOM)
             if start < 0:
-                if buf.strip(bytes([MARK])):
+                if buf.strip(_MARK_BYTE):
                     self._on_malformed("garbage")
-                marked = buf.endswith(bytes([MARK]))
+                marked = buf.endswith(_MARK_BYTE)
                 buf.clear()
                 if marked:  # a mark may be the first byte of a frame still on its way
                     buf.append(MARK)
                 break
-            if start and buf[:start].strip(bytes([MARK])):
+            if start and buf[:start].strip(_MARK_BYTE):
                 self._on_malformed("garbage")
             marked = start > 0 and buf[start - 1] == MARK
             del buf[:start]
             if len(buf) < 5:
                 if marked:
-                    buf[0:0] = bytes([MARK])  # keep the mark with its frame
+                    buf[0:0] = _MARK_BYTE  # keep the mark with its frame
                 break
             length = buf[2] | (buf[3] << 8)
-            use_crc = bool(buf[4] & 0x04)
-            if length < (8 if use_crc else 7) or length > MAX_PACKET:
+            if length < (8 if buf[4] & 0x04 else 7) or length > MAX_PACKET:
                 self._on_malformed("length")
                 del buf[:1]
                 continue
             if len(buf) < length:
                 if marked:
-                    buf[0:0] = bytes([MARK])
+                    buf[0:0] = _MARK_BYTE
                 break
             pkt = bytes(buf[:length])
-            ok = not self._verify or (
-                crc16(pkt[:-2]) == pkt[-2] | pkt[-1] << 8 if use_crc else checksum(pkt[:-1]) == pkt[-1]
-            )
             del buf[:length]  # half duplex: silence follows a frame, so the length is a safe skip
-            if not ok:
-                self._on_malformed("crc")
-                continue
-            end = length - (2 if use_crc else 1)
-            code_at = 5 + (pkt[5] if pkt[4] & 0x08 and length > 5 else 0)
-            out.append(
-                Frame(
-                    addr=pkt[1],
-                    seq=pkt[4] & 0x03,
-                    code=pkt[code_at] if code_at < end else -1,
-                    data0=pkt[code_at + 1] if code_at + 1 < end else -1,
-                    raw=(bytes([MARK]) + pkt) if marked else pkt,
-                )
-            )
+            f = self._frame(pkt, marked)
+            if f is not None:
+                out.append(f)
         return out
+
+    def _frame(self, pkt: bytes, marked: bool) -> Frame | None:
+        """The frame in `pkt` (one whole packet without its mark), or None if its check fails."""
+        length = len(pkt)
+        use_crc = bool(pkt[4] & 0x04)
+        if length < (8 if use_crc else 7) or length > MAX_PACKET:
+            self._on_malformed("length")
+            return None
+        if self._verify and not (
+            crc16(pkt[:-2]) == pkt[-2] | pkt[-1] << 8 if use_crc else checksum(pkt[:-1]) == pkt[-1]
+        ):
+            self._on_malformed("crc")
+            return None
+        end = length - (2 if use_crc else 1)
+        code_at = 5 + (pkt[5] if pkt[4] & 0x08 and length > 5 else 0)
+        return Frame(
+            addr=pkt[1],
+            seq=pkt[4] & 0x03,
+            code=pkt[code_at] if code_at < end else -1,
+            data0=pkt[code_at + 1] if code_at + 1 < end else -1,
+            raw=(_MARK_BYTE + pkt) if marked else pkt,
+        )
 
 
 def peek(data: bytes) -> tuple[int, int, int] | None:
@@ -204,10 +203,10 @@ class ReplyGate:
         return late or b""
 
     def sent(self, data: bytes) -> None:
-        for f in self._tx.feed(data):
-            if f.is_reply:
+        for f in self._tx.feed(data):  # libosdp writes a whole frame at a time: the fast path
+            if f.addr & 0x80:
                 continue
-            key, addr = (f.seq, f.code), f.address
+            key, addr = (f.seq, f.code), f.addr
             if self._out.get(addr) != key:
                 self._out[addr] = key
                 self._answered.discard(addr)
@@ -220,9 +219,9 @@ class ReplyGate:
         out = b""
         for f in self._rx.feed(data):
             taken = False
-            addr = f.address
+            addr = f.addr & 0x7F
             out_cmd = self._out.get(addr)
-            if f.is_reply and out_cmd is not None and out_cmd[0] == f.seq and addr not in self._answered:
+            if f.addr & 0x80 and out_cmd is not None and out_cmd[0] == f.seq and addr not in self._answered:
                 self._answered.add(addr)  # a second copy of this reply is a stray
                 if addr == self._current:
                     taken = True

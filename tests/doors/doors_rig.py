@@ -73,18 +73,17 @@ class Rig:
         return self.sim.reader("bus-1", address)
 
     def run(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.engine.step(time.monotonic())
-            time.sleep(0.001)
+        self.run_until(lambda: False, seconds)
 
     def run_until(self, pred: Callable[[], bool], timeout: float) -> bool:
+        """The doors worker's own loop: step, then wait out the refresh period (polling the buses)."""
+        period = self.cfg.doors.osdp.refresh_interval_s
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            self.engine.step(time.monotonic())
+        while (start := time.monotonic()) < end:
+            self.engine.step(start)
             if pred():
                 return True
-            time.sleep(0.001)
+            self.engine.wait(period - (time.monotonic() - start))
         return False
 
     def of_type(self, type_: str, source: str | None = None) -> list[Event]:
