@@ -13,6 +13,7 @@ from edged.config.detectors import DetectorConfig, YoloDarknetDetector
 from edged.config.doors import DoorsConfig
 from edged.config.gates import GatesConfig
 from edged.config.rules import RuleConfig
+from edged.config.thermal import thermal_source_kind
 from edged.config.uplink import UplinkConfig
 
 
@@ -76,6 +77,34 @@ class SiteConfig(Strict):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{label}: duplicate id(s) {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _thermal_sources(self) -> SiteConfig:
+        """A thermal camera opens a thermal source, and its source-specific settings fit it
+        (a setting the source never reads would be silently ignored)."""
+        for i, cam in enumerate(self.cameras):
+            if cam.thermal is None:
+                continue
+            kind = thermal_source_kind(cam.source)
+            if kind is None:
+                raise ValueError(
+                    f"cameras[{i}].source: a thermal camera needs a .npz file, uvc:N, /dev/videoN "
+                    "or an ISAPI URL (isapi://user:pass@host/CHANNEL)"
+                )
+            t = cam.thermal
+            only: list[tuple[str, bool, str]] = [
+                ("telemetry", t.telemetry != "none", "uvc"),
+                ("gain", t.gain is not None, "uvc"),
+                ("offset", t.offset is not None, "uvc"),
+                ("visible", t.visible is not None, "isapi"),  # npz replays carry their own
+            ]
+            for name, is_set, needs in only:
+                if is_set and kind != needs:
+                    raise ValueError(
+                        f"cameras[{i}].thermal.{name}: only {needs} sources read it; "
+                        f"this camera's source is {kind}"
+                    )
         return self
 
     @model_validator(mode="after")

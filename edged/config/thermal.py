@@ -183,3 +183,19 @@ class ThermalConfig(Strict):
         if self.distance is not None and not 0 <= self.distance.band_m[0] < self.distance.band_m[1]:
             raise ValueError("distance.band_m must be [near, far] with 0 <= near < far")
         return self
+
+
+ThermalSourceKind = Literal["npz", "uvc", "isapi"]
+
+
+def thermal_source_kind(source: str) -> ThermalSourceKind | None:
+    """Which kind of thermal source a camera's `source` opens (None: not a thermal source).
+    The one place that tells them apart: the source opener dispatches on it and the site
+    config checks the settings that only one kind reads (telemetry, gain/offset, visible)."""
+    if source.endswith(".npz"):
+        return "npz"
+    if source.startswith(("uvc:", "/dev/video")):
+        return "uvc"
+    if source.startswith("isapi://") or "/ISAPI/" in source:
+        return "isapi"
+    return None

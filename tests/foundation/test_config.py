@@ -106,6 +106,33 @@ def test_cross_section_errors_name_the_field_and_line() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("camera", "expected"),
+    [
+        (
+            "{id: t, source: rtsp://cam/1, thermal: {}}",
+            "cameras[0].source: a thermal camera needs a .npz file, uvc:N, /dev/videoN or an ISAPI URL "
+            "(isapi://user:pass@host/CHANNEL)",
+        ),
+        (
+            "{id: t, source: isapi://u:p@cam/1, thermal: {telemetry: footer}}",
+            "cameras[0].thermal.telemetry: only uvc sources read it; this camera's source is isapi",
+        ),
+        (
+            "{id: t, source: uvc:0, thermal: {visible: {homography: [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}}}",
+            "cameras[0].thermal.visible: only isapi sources read it; this camera's source is uvc",
+        ),
+    ],
+)
+def test_thermal_settings_must_fit_the_source(camera: str, expected: str) -> None:
+    text = f"site: {{id: x}}\ncameras:\n  - {camera}\n"
+    with pytest.raises(ConfigError) as info:
+        validate_text(text, SiteConfig)
+    assert info.value.lines == [f"{expected} (line 3)"], info.value.lines
+    ok = "{id: t, source: uvc:0, thermal: {telemetry: footer, gain: 0.01}}"
+    assert validate_text(f"site: {{id: x}}\ncameras:\n  - {ok}\n", SiteConfig).cameras[0].thermal
+
+
 def test_a_detecting_camera_gets_the_default_detector() -> None:
     text = "site: {id: x}\ncameras:\n  - {id: a, source: a.mp4, lines: [{id: l, points: [[0, 0], [9, 9]]}]}\n"
     cfg = validate_text(text, SiteConfig)

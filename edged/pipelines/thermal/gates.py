@@ -1,8 +1,8 @@
 """Validity gates: shutter (FFC) frames, sensor noise, face size and the calibrated distance band.
 
 A frame during a flat-field correction, or shortly after it, shows a stale or re-settling image:
-it is skipped. Sources that cannot flag FFC (UVC) are checked for the freeze a Lepton/Boson
-shows while its shutter is closed (identical frames, or a near-uniform one).
+it is skipped. Sources that cannot flag FFC (UVC without Lepton telemetry) are checked for the
+freeze a Lepton/Boson shows while its shutter is closed (identical frames, or a near-uniform one).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from edged.config.camera import CameraConfig
+from edged.config.thermal import thermal_source_kind
 from edged.pipelines.thermal.frame import ThermalFrame
 
 
@@ -30,11 +31,12 @@ class ThermalSource(Protocol):
 def open_source(camera: CameraConfig, *, pace: bool = False, loop: bool = False) -> ThermalSource:
     src = camera.source
     thermal = camera.thermal
-    if src.endswith(".npz"):
+    kind = thermal_source_kind(src)
+    if kind == "npz":
         from edged.pipelines.thermal.npz import NpzSource
 
         return NpzSource(src, pace=pace, loop=loop)
-    if src.startswith("uvc:") or src.startswith("/dev/video"):
+    if kind == "uvc":
         from edged.pipelines.thermal.uvc import UvcY16Source
 
         device: int | str = int(src[4:]) if src.startswith("uvc:") else src
@@ -42,7 +44,7 @@ def open_source(camera: CameraConfig, *, pace: bool = False, loop: bool = False)
         offset = thermal.offset if thermal and thermal.offset is not None else 0.0
         telemetry = thermal.telemetry if thermal else "none"
         return UvcY16Source(device, gain=gain, offset=offset, telemetry=telemetry, camera=camera.id)
-    if src.startswith("isapi://") or "/ISAPI/" in src:
+    if kind == "isapi":
         from edged.pipelines.thermal.isapi import IsapiSource
 
         hmat = thermal.visible.matrix() if thermal and thermal.visible else None
