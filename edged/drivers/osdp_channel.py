@@ -6,10 +6,9 @@ libosdp: an OS error marks it down (the bus worker turns that into one `bus_faul
 `reopen()` tries again later. The bus's `ReplyGate` sees every byte: what is read goes through
 it (libosdp gets only the reply to the command that is out), and it may hold back a write
 (libosdp's first re-send of a command whose reply is late).
-`fileno()` lets the worker loop wake as soon as a reply arrives. A loop that waits on it sets
-`readable` from its poll: the channel then reads the transport only when the poll said there
-is input, instead of a failing non-blocking read on every refresh (three in four reads were
-EAGAIN before, each a raised exception).
+The worker loop polls `fileno()` once a pass and sets `readable` from it: the channel then
+reads the transport only when the poll said there is input, instead of a failing non-blocking
+read on every refresh (three in four reads were EAGAIN before, each a raised exception).
 """
 
 from __future__ import annotations

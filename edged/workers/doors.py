@@ -1,9 +1,9 @@
 """The doors worker: one per group of RS-485 buses / IP controllers (`doors:<group>`).
 
 Runs the group's `DoorsEngine` from its own 1–2 ms loop (libosdp's built-in loop caps a panel
-at ~50 exchanges/s), woken early when a reply arrives on a bus, and serves commands (open_door,
-set_mode, lockdown, fire_alarm, status) between refreshes, so a command never waits behind
-more than one refresh.
+at ~50 exchanges/s; `DoorsEngine.wait` says why it does not wake per reply), and serves
+commands (open_door, set_mode, lockdown, fire_alarm, status) between refreshes, so a command
+never waits behind more than one refresh.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from edged.workers.runtime import WorkerContext
 
 
 def run(ctx: WorkerContext) -> None:
-    group = ctx.name.split(":", 1)[1] if ":" in ctx.name else ""
+    group = ctx.instance
     if group not in ctx.config.doors.worker_groups():
         raise SystemExit(f"{ctx.name}: no buses or controllers with doors in group {group!r}")
     engine = DoorsEngine(ctx.config, group, ctx.emit)
