@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edged.detection.types import Detection
 from edged.pipelines.geometry import Box
 from edged.pipelines.motion import MotionDetector
-from edged.pipelines.tracker import Detection
 
 
 @dataclass(slots=True)
@@ -95,8 +95,7 @@ class RemoteDetector:
             if res.dropped is not None:
                 out.append(LinkResult(res.seq, None, res.dropped))
             else:
-                dets = [Detection(tuple(d.box), float(d.score), d.label) for d in res.detections]  # type: ignore[arg-type]
-                out.append(LinkResult(res.seq, dets))
+                out.append(LinkResult(res.seq, res.detections))
         return out
 
     def close(self) -> None:
@@ -132,7 +131,7 @@ class _SyncLink:
 
 
 class MotionBlobs(_SyncLink):
-    """Moving blobs as detections (class `object`), computed synchronously on submit."""
+    """Moving blobs as detections (label `object`, index 0 of a one-label list), computed on submit."""
 
     def __init__(self, masks: list[list[tuple[float, float]]], min_area: float = 0.001) -> None:
         super().__init__()
@@ -140,7 +139,7 @@ class MotionBlobs(_SyncLink):
 
     def submit(self, ref: FrameRef, rois: list[Box] | None) -> bool:
         boxes = self.motion.update(ref.image)
-        self._ready.append(LinkResult(ref.seq, [Detection(b, 0.9, "object") for b in boxes]))
+        self._ready.append(LinkResult(ref.seq, [Detection(0, "object", 0.9, b) for b in boxes]))
         return True
 
 
@@ -163,5 +162,5 @@ class LocalDetector(_SyncLink):
         jobs = region_jobs(ref.image, [list(b) for b in rois] if rois else None)
         self.detector.run(jobs)
         found = self.detector.merge([j.detections for j in jobs])
-        self._ready.append(LinkResult(ref.seq, [Detection(d.box, float(d.score), d.label) for d in found]))
+        self._ready.append(LinkResult(ref.seq, found))
         return True

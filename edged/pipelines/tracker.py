@@ -17,14 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edged.detection.types import Detection
 from edged.pipelines.geometry import Box, iou_matrix
-
-
-@dataclass(slots=True)
-class Detection:
-    box: Box
-    score: float
-    cls: str
 
 
 def _xyah(box: Box) -> np.ndarray:
@@ -79,7 +73,7 @@ class Kalman:
 @dataclass
 class Track:
     id: int
-    cls: str
+    cls: str  # the label of the detections it follows (Detection.label)
     kf: Kalman
     t_first: float
     t_last: float
@@ -149,7 +143,7 @@ class Tracker:
         return list(self.tracks.values())
 
     def _associate(self, tracks: list[Track], dets: list[Detection], t: float) -> list[Detection]:
-        """Greedy IoU matching (same class); matched tracks are removed from `tracks`."""
+        """Greedy IoU matching (same label); matched tracks are removed from `tracks`."""
         if not tracks or not dets:
             return list(dets)
         iou = iou_matrix(
@@ -158,7 +152,7 @@ class Tracker:
         )
         for i, tr in enumerate(tracks):
             for j, d in enumerate(dets):
-                if tr.cls != d.cls:
+                if tr.cls != d.label:
                     iou[i, j] = 0.0
         used_t: set[int] = set()
         used_d: set[int] = set()
@@ -187,7 +181,7 @@ class Tracker:
             tr.confirmed = True
 
     def _start(self, d: Detection, t: float) -> None:
-        tr = Track(self._next_id, d.cls, Kalman(d.box), t, t, d.box, deque([d.score]))
+        tr = Track(self._next_id, d.label, Kalman(d.box), t, t, d.box, deque([d.score]))
         tr.confirmed = tr.median_score() >= self.threshold
         self.tracks[tr.id] = tr
         self._next_id += 1

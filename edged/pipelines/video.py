@@ -21,6 +21,7 @@ import numpy as np
 import structlog
 
 from edged.config.camera import CameraConfig
+from edged.detection.types import Detection
 from edged.events import Event, new_event
 from edged.pipelines import camera_metrics as m
 from edged.pipelines.analytics import Alarm, SecurityAnalytics
@@ -30,7 +31,7 @@ from edged.pipelines.geometry import Box, Polygon, anchor_point, scale_points, u
 from edged.pipelines.motion import MotionDetector
 from edged.pipelines.ring import FrameRing
 from edged.pipelines.snapshots import SnapshotStore
-from edged.pipelines.tracker import Detection, Tracker
+from edged.pipelines.tracker import Tracker
 from edged.pipelines.wakeup import Wakeup
 
 ROI_PAD_PX = 24
@@ -273,7 +274,7 @@ class CameraPipeline:
         self.stats.analysed += 1
         self._m_processed.inc()
         wanted = set(self.cam.detection.classes)
-        dets = [d for d in detections if d.cls in wanted and not self._masked(d.box)]
+        dets = [d for d in detections if d.label in wanted and not self._masked(d.box)]
         tracks = self.tracker.update(dets, ref.t)
         assert self.analytics is not None
         now = dt.datetime.fromtimestamp(ref.wall, self.tz)
