@@ -28,11 +28,10 @@ STUCK_SLACK_S = 15.0
 
 
 def camera_config(ctx: WorkerContext) -> CameraConfig:
-    cam_id = ctx.name.split(":", 1)[1] if ":" in ctx.name else ctx.name
     for cam in ctx.config.cameras:
-        if cam.id == cam_id:
+        if cam.id == ctx.instance:
             return cam
-    raise LookupError(f"no camera {cam_id!r} in the config")
+    raise LookupError(f"no camera {ctx.instance!r} in the config")
 
 
 def ring_namespace(ctx: WorkerContext) -> str:

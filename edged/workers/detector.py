@@ -14,11 +14,10 @@ from edged.workers.runtime import WorkerContext
 
 
 def detector_config(ctx: WorkerContext) -> AnyDetector:
-    name = ctx.name.split(":", 1)[1] if ":" in ctx.name else ctx.name
     for cfg in ctx.config.detectors:
-        if cfg.name == name:
+        if cfg.name == ctx.instance:
             return cfg
-    raise LookupError(f"no detector named {name!r} in the config")
+    raise LookupError(f"no detector named {ctx.instance!r} in the config")
 
 
 def run(ctx: WorkerContext) -> None:

@@ -70,6 +70,11 @@ class WorkerContext:
         ctx._telemetry = TelemetryPublisher(zctx, endpoints.telemetry_in, name)
         return ctx
 
+    @property
+    def instance(self) -> str:
+        """What this worker serves: its name after `kind:` (camera id, detector name, door group)."""
+        return self.name.partition(":")[2]
+
     def beat(self, **progress: Any) -> None:
         """Report progress from the main loop; call at least every heartbeat interval."""
         if self._heartbeat is not None:
