@@ -7,12 +7,16 @@ import time
 from doors_rig import Rig
 from prometheus_client import REGISTRY
 
+MALFORMED = "edged_osdp_malformed_frames"
+STRAYS = "edged_osdp_stray_replies"
 
-def _malformed(bus: str) -> float:
+
+def _bus_total(counter: str, bus: str) -> float:
+    """A counter of one bus summed over its other labels (malformed frames count per reason)."""
     return sum(
         s.value
         for mf in REGISTRY.collect()
-        if mf.name == "edged_osdp_malformed_frames"
+        if mf.name == counter
         for s in mf.samples
         if s.name.endswith("_total") and s.labels.get("bus") == bus
     )
@@ -95,9 +99,9 @@ def test_tamper(rig: Rig) -> None:
 
 
 def test_malformed_reply_is_counted_and_the_bus_keeps_running(rig: Rig) -> None:
-    before = _malformed("bus-1")
+    before = _bus_total(MALFORMED, "bus-1")
     rig.reader(2).send_malformed()
-    assert rig.run_until(lambda: _malformed("bus-1") > before, 2.0)
+    assert rig.run_until(lambda: _bus_total(MALFORMED, "bus-1") > before, 2.0)
     rig.store.upsert([{"kind": "card", "value": "5", "door_group": "*"}])
     rig.reader(2).swipe(5)
     rig.wait_event("access_granted")
@@ -195,23 +199,13 @@ def test_serial_channel_lost_is_one_bus_fault(rig: Rig) -> None:
     assert rig.run_until(rig.engine.all_online, 30)
 
 
-def _strays(bus: str) -> float:
-    return sum(
-        s.value
-        for mf in REGISTRY.collect()
-        if mf.name == "edged_osdp_stray_replies"
-        for s in mf.samples
-        if s.name.endswith("_total") and s.labels.get("bus") == bus
-    )
-
-
 def test_loaded_bus_no_false_sc_failed_and_a_wrong_key_still_fails(rig_factory: object) -> None:
     """16 readers behind a slow line (30 ms per reply, every 40th reply 250 ms: past libosdp's
     200 ms timeout, so it moves on to the next reader and re-sends later). Handshakes take
     seconds; only the reader with the wrong key is sc_failed."""
     rig = rig_factory(readers=16, keys={16: bytes([7] * 16)})  # type: ignore[operator]
     rig.bus.set_latency(0.03, spike_s=0.25, spike_every=40)
-    strays = _strays("bus-1")
+    strays = _bus_total(STRAYS, "bus-1")
     seen_online: set[str] = set()
 
     def all_seen() -> bool:
@@ -221,4 +215,6 @@ def test_loaded_bus_no_false_sc_failed_and_a_wrong_key_still_fails(rig_factory: 
     assert rig.run_until(all_seen, 15), f"online: {sorted(seen_online)}"
     rig.run(max(0.0, 8.0 - (time.monotonic() - rig.t0)))
     assert [e["source"] for e in rig.of_type("sc_failed")] == ["b1-u1-d16"]
-    assert _strays("bus-1") > strays  # late replies came in other readers' turns, kept from libosdp
+    assert (
+        _bus_total(STRAYS, "bus-1") > strays
+    )  # late replies came in other readers' turns, kept from libosdp
