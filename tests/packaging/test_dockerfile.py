@@ -94,7 +94,7 @@ def _worked_example_site() -> SiteConfig:
     ]
     cams += [{"id": f"gate-{i}", "source": "rtsp://x/2", "zones": [zone]} for i in range(8)]
     cams.append({"id": "facade", "source": "rtsp://x/3", "facade": {"points": [[0, 0, 0, 0]] * 4}})
-    cams.append({"id": "thermal", "source": "rtsp://x/4", "thermal": {"threshold_c": 37.3}})
+    cams.append({"id": "thermal", "source": "isapi://u:p@x/2", "thermal": {"threshold_c": 37.3}})
     return SiteConfig.model_validate({"site": {"id": "example"}, "cameras": cams})
 
 
