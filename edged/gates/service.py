@@ -20,6 +20,7 @@ from edged.events import Event, new_event
 from edged.gates.checkpoint import Checkpoint, Effect, Emit, Pulse, Refused
 from edged.gates.metrics import CHECKPOINTS_HELD, CHECKPOINTS_ONLINE, DECISIONS, OPENINGS, REFUSED
 from edged.gates.passes import PassStore
+from edged.gates.plate_feed import PlateFeed, PlateResult
 
 _log = structlog.get_logger("edged.gates")
 
@@ -35,11 +36,13 @@ class GatesService:
         publish: Callable[[str, Any], None],
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        plates: PlateFeed | None = None,
     ) -> None:
         self.cfg = cfg
         self._emit, self._publish, self._clock, self._wall = emit, publish, clock, wall
         self.checkpoints = {c.id: Checkpoint(c) for c in cfg.checkpoints}
         self.passes = PassStore(Path(state_dir) / cfg.passes_db)
+        self.plates = plates
         self._reports: queue.Queue[IoReport] = queue.Queue(maxsize=10_000)
         self.links: dict[str, ModbusIoLink] = {}
         self._link_of: dict[str, ModbusIoLink] = {}
@@ -59,6 +62,8 @@ class GatesService:
     def start(self) -> None:
         for link in self.links.values():
             link.start()
+        if self.plates is not None:
+            self.plates.start()
         _log.info(
             "gates started",
             checkpoints=len(self.checkpoints),
@@ -69,6 +74,8 @@ class GatesService:
     def stop(self) -> None:
         for link in self.links.values():
             link.stop()
+        if self.plates is not None:
+            self.plates.stop()
         self.passes.close()
 
     # -- the loop ------------------------------------------------------------------------------
@@ -82,6 +89,9 @@ class GatesService:
                 break
             self._on_report(report)
         now = self._clock()
+        if self.plates is not None:
+            for read in self.plates.poll(now):
+                self._on_plate_read(read)
         for cp in self.checkpoints.values():
             self._apply(cp, cp.tick(now))
         self._update_gauges(now)
@@ -98,6 +108,26 @@ class GatesService:
             before = (cp.loop, cp.closed, cp.phase)
             self._apply(cp, cp.sample(report.loop, report.closed, report.t))
             self._dirty |= before != (cp.loop, cp.closed, cp.phase)
+            if self.plates is not None and cp.loop != before[0]:
+                if cp.loop:
+                    self.plates.arrived(cp.id, self._clock())
+                else:
+                    self.plates.left(cp.id)
+
+    def _on_plate_read(self, res: PlateResult) -> None:
+        """A plate camera read a valid plate: record it, then decide as for any other plate."""
+        read = res.read
+        assert read.plate is not None
+        data = {
+            "checkpoint": res.checkpoint,
+            "camera": res.camera,
+            "plate": read.plate,
+            "confidence": round(read.confidence, 3),
+            "box": list(read.box) if read.box else None,
+            "text": read.text,
+        }
+        self._emit(new_event("plate_read", res.checkpoint, data))
+        self.on_plate(res.checkpoint, read.plate, source="camera")
 
     def _apply(self, cp: Checkpoint, effects: list[Effect]) -> None:
         for effect in effects:
@@ -121,7 +151,7 @@ class GatesService:
         t = self._clock() if now is None else now
         return {"checkpoints": [c.snapshot(t) for c in self.checkpoints.values()]}
 
-    # -- what commands and (later) the plate reader call ---------------------------------------
+    # -- what commands and the plate reader call ---------------------------------------------
 
     def open(self, checkpoint: str, reason: str, detail: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cp = self._checkpoint(checkpoint)

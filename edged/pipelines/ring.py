@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import mmap
 import os
 import re
 import secrets
 import shutil
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -72,6 +74,12 @@ def ring_name(camera_id: str, namespace: str = "edged") -> str:
     """A file-system-safe ring name for a camera (ids may contain ':' and '.')."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", camera_id)
     return f"{namespace}-ring-{safe}"
+
+
+def ring_namespace(run_dir: Path | str) -> str:
+    """Rings of two daemons on one box (tests, demo) must not collide: key them by run_dir."""
+    digest = hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:8]
+    return f"edged-{digest}"
 
 
 def check_shm_capacity(
@@ -284,3 +292,31 @@ class FrameRing:
             return None
         t, wall = float(floats[_S_T]), float(floats[_S_WALL])
         return (t, wall) if int(words[_S_BEGIN]) == seq else None
+
+
+class RingCache:
+    """Attached rings by name (bounded); re-attaches when a camera restart re-created its ring."""
+
+    def __init__(self, shm_dir: Path = DEFAULT_SHM_DIR, limit: int = 64) -> None:
+        self.shm_dir = shm_dir
+        self.limit = limit
+        self._rings: OrderedDict[str, FrameRing] = OrderedDict()
+
+    def get(self, name: str) -> FrameRing:
+        ring = self._rings.get(name)
+        if ring is not None and ring.is_current():
+            self._rings.move_to_end(name)
+            return ring
+        if ring is not None:
+            ring.close()
+            del self._rings[name]
+        ring = FrameRing.attach(name, self.shm_dir)
+        self._rings[name] = ring
+        while len(self._rings) > self.limit:
+            self._rings.popitem(last=False)[1].close()
+        return ring
+
+    def close(self) -> None:
+        for ring in self._rings.values():
+            ring.close()
+        self._rings.clear()

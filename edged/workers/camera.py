@@ -16,7 +16,7 @@ from edged.config.camera import CameraConfig
 from edged.events import Priority, new_event
 from edged.pipelines.detect_link import DetectLink, MotionBlobs, RemoteDetector
 from edged.pipelines.frame import VideoAnalytic
-from edged.pipelines.ring import FrameRing, ring_name
+from edged.pipelines.ring import FrameRing, ring_name, ring_namespace
 from edged.pipelines.snapshots import SnapshotStore
 from edged.pipelines.sources import VideoSource, is_stream
 from edged.pipelines.video import CameraPipeline
@@ -32,14 +32,6 @@ def camera_config(ctx: WorkerContext) -> CameraConfig:
         if cam.id == ctx.instance:
             return cam
     raise LookupError(f"no camera {ctx.instance!r} in the config")
-
-
-def ring_namespace(ctx: WorkerContext) -> str:
-    """Rings of two daemons on one box (tests, demo) must not collide: key them by run_dir."""
-    import hashlib
-
-    digest = hashlib.sha1(str(Path(ctx.config.runtime.run_dir).resolve()).encode()).hexdigest()[:8]
-    return f"edged-{digest}"
 
 
 def _detect_link(ctx: WorkerContext, cam: CameraConfig, ring: str) -> DetectLink | None:
@@ -100,7 +92,7 @@ class VideoCameraWorker:
     def __init__(self, ctx: WorkerContext, cam: CameraConfig) -> None:
         self.ctx = ctx
         self.cam = cam
-        self.ring_name = ring_name(cam.id, ring_namespace(ctx))
+        self.ring_name = ring_name(cam.id, ring_namespace(ctx.config.runtime.run_dir))
         self.link = _detect_link(ctx, cam, self.ring_name)
         snap_dir = cam.snapshots.dir or Path(ctx.config.runtime.state_dir) / "snapshots" / cam.id
         snapshots = SnapshotStore(snap_dir, cam.snapshots.max_files, cam.snapshots.max_bytes,

@@ -9,6 +9,7 @@ from typing import Any
 
 from edged.config.gates import CheckpointIOConfig, GatesConfig
 from edged.events import Event, validate_event
+from edged.gates.plate_feed import PlateFeed
 from edged.gates.service import GatesService
 
 
@@ -59,10 +60,12 @@ def io_points(cfg: GatesConfig) -> list[CheckpointIOConfig]:
 class Harness:
     """Steps the service on the test's thread, as the worker loop would, collecting events."""
 
-    def __init__(self, cfg: GatesConfig, state_dir: Path) -> None:
+    def __init__(self, cfg: GatesConfig, state_dir: Path, plates: PlateFeed | None = None) -> None:
         self.events: list[Event] = []
         self.published: list[Any] = []
-        self.service = GatesService(cfg, state_dir, self._emit, lambda _t, body: self.published.append(body))
+        self.service = GatesService(
+            cfg, state_dir, self._emit, lambda _t, body: self.published.append(body), plates=plates
+        )
 
     def _emit(self, event: Event) -> None:
         self.events.append(validate_event(event))

@@ -20,6 +20,13 @@ NOT_FROM_PYPI = {
     "gi": "Debian python3-gi / gst-rtsp-server, used by the test RTSP server under the system python3",
 }
 
+# Imported by edged, installed with `pip install --no-deps` (its declared requirements clash with
+# ours), so every installer must name it; what it imports is declared in pyproject instead.
+NO_DEPS = {
+    "rapidocr_onnxruntime": "rapidocr-onnxruntime==1.4.4",  # requires opencv-python: would clobber -headless
+}
+INSTALLERS = ("Makefile", "docker/Dockerfile", "deploy/install.sh")
+
 
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -51,10 +58,19 @@ def test_imports_are_declared_dependencies() -> None:
     declared = _declared()
     problems = []
     for module, files in sorted(_imports().items()):
-        if module in NOT_FROM_PYPI:
+        if module in NOT_FROM_PYPI or module in NO_DEPS:
             continue
         owners = {_norm(d) for d in dists.get(module, [])}
         if not owners & declared:
             where = ", ".join(sorted(files)[:3])
             problems.append(f"{module} (distribution {sorted(owners) or 'unknown'}) imported by {where}")
     assert not problems, "add to [project].dependencies in pyproject.toml:\n" + "\n".join(problems)
+
+
+def test_no_deps_packages_are_installed_by_every_installer() -> None:
+    for module, spec in NO_DEPS.items():
+        assert module in _imports(), f"{module} is no longer imported: drop it from NO_DEPS"
+        for installer in INSTALLERS:
+            text = (REPO / installer).read_text().replace("\\\n", " ")
+            lines = [ln for ln in text.splitlines() if "--no-deps" in ln and spec in ln]
+            assert lines, f"{installer} must `pip install --no-deps {spec}`"
