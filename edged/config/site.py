@@ -108,6 +108,25 @@ class SiteConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _plate_cameras(self) -> SiteConfig:
+        """A checkpoint reads plates from a configured video camera's frame ring. A camera writes
+        its ring only while detection runs, so a plate camera with nothing else to detect gets the
+        cheap `motion` detector (the frames, not its blobs, are what the plate reader needs)."""
+        cams = {c.id: c for c in self.cameras}
+        for i, cp in enumerate(self.gates.checkpoints):
+            if cp.plate_camera is None:
+                continue
+            cam = cams.get(cp.plate_camera)
+            where = f"gates.checkpoints[{i}].plate_camera"
+            if cam is None:
+                raise ValueError(f"{where}: no camera named {cp.plate_camera!r} in cameras")
+            if cam.thermal is not None:
+                raise ValueError(f"{where}: {cam.id!r} is a thermal camera; plates need a video camera")
+            if not (cam.analytics_enabled or cam.detection.detector):
+                cam.detection.detector = "motion"
+        return self
+
+    @model_validator(mode="after")
     def _detectors_for_cameras(self) -> SiteConfig:
         """Cameras name an existing detector; a site that needs one and lists none gets the default."""
         names = {d.name for d in self.detectors}

@@ -133,6 +133,18 @@ def test_thermal_settings_must_fit_the_source(camera: str, expected: str) -> Non
     assert validate_text(f"site: {{id: x}}\ncameras:\n  - {ok}\n", SiteConfig).cameras[0].thermal
 
 
+def test_a_checkpoint_reads_plates_from_a_configured_video_camera() -> None:
+    base = "site: {id: x}\ncameras:\n  - {id: p, source: rtsp://cam/1}\ngates:\n  checkpoints:\n"
+    with pytest.raises(ConfigError) as info:
+        validate_text(base + "    - {id: in, plate_camera: nope}\n", SiteConfig)
+    assert info.value.lines == [
+        "gates.checkpoints[0].plate_camera: no camera named 'nope' in cameras (line 6)"
+    ]
+    cfg = validate_text(base + "    - {id: in, plate_camera: p}\n", SiteConfig)
+    assert cfg.cameras[0].detection.detector == "motion"  # so its frames reach the ring
+    assert cfg.detectors == []  # motion needs no model
+
+
 def test_a_detecting_camera_gets_the_default_detector() -> None:
     text = "site: {id: x}\ncameras:\n  - {id: a, source: a.mp4, lines: [{id: l, points: [[0, 0], [9, 9]]}]}\n"
     cfg = validate_text(text, SiteConfig)
