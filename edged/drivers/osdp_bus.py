@@ -29,7 +29,7 @@ from edged.access.cards import wiegand_number
 from edged.config.doors import BusConfig, OsdpConfig
 from edged.drivers import osdp_metrics as m
 from edged.drivers.osdp_channel import BusChannel, open_channel
-from edged.drivers.osdp_frames import Frame, ReplyGate
+from edged.drivers.osdp_frames import ReplyGate
 from edged.drivers.osdp_keys import KeyRing
 
 _log = structlog.get_logger("edged.doors.osdp")
@@ -75,9 +75,7 @@ class _Reader:
     retry_at: float = 0.0
     retries: int = 0
     pending_enable: bool = False
-    last_cmd: int = -1  # last command libosdp sent to it ...
-    answered: int = -1  # ... and the reader's reply code (-1: not answered)
-    last_tx: float = 0.0
+    last_tx: float = 0.0  # our last re-enable (the gate stamps the commands libosdp sends)
     rejections: int = 0  # handshakes rejected on the reader's own answer, in a row
     first_rejection: float = 0.0
     plain_since: float | None = None
@@ -107,7 +105,7 @@ class OsdpBus:
         self.id = cfg.id
         self._strays = m.STRAY_REPLIES.labels(bus=cfg.id)  # children bound once: called per frame
         self._resends_held = m.RESENDS_HELD.labels(bus=cfg.id)
-        self._gate = ReplyGate(self._on_command, self._on_received, self._on_malformed, self._on_held)
+        self._gate = ReplyGate(self._on_malformed, self._on_stray, self._on_held)
         self.channel: BusChannel = open_channel(cfg.port, cfg.baud, self._gate)
         self._now = time.monotonic()
         self.readers = {a: _Reader(a, i, since=self._now, last_tx=self._now) for i, a in enumerate(addresses)}
@@ -141,16 +139,8 @@ class OsdpBus:
             _log.warning("bus channel not open", bus=self.id, port=cfg.port, reason=self.channel.down_reason)
 
     # --- wire taps (called inside refresh) ---------------------------------------------------
-    def _on_command(self, f: Frame) -> None:
-        r = self.readers.get(f.addr & 0x7F)
-        if r is not None:
-            r.last_cmd, r.answered, r.last_tx = f.code, -1, self._now
-
-    def _on_received(self, f: Frame, taken: bool) -> None:
-        if not taken:
-            self._strays.inc()
-        elif (r := self.readers.get(f.addr & 0x7F)) is not None:
-            r.answered = f.code
+    def _on_stray(self) -> None:
+        self._strays.inc()
 
     def _on_held(self) -> None:
         self._resends_held.inc()
@@ -207,7 +197,7 @@ class OsdpBus:
         """libosdp took the reader offline (and will not retry for 300 s)."""
         now = self._now
         r.parked = True
-        if self.cfg.secure and (r.last_cmd, r.answered) in REJECTABLE:
+        if self.cfg.secure and self._gate.exchange(r.address) in REJECTABLE:
             if r.rejections == 0:
                 r.first_rejection = now
             r.rejections += 1
@@ -223,7 +213,7 @@ class OsdpBus:
     # --- loop ----------------------------------------------------------------------------------
     def poll(self, now: float) -> list[BusEvent]:
         """One refresh; returns what happened. Call every 1–2 ms, and at once while `ready`."""
-        self._now = now
+        self._now = self._gate.now = now
         if self.started is None:
             self.started = now
         if not self.channel.up:
@@ -306,7 +296,7 @@ class OsdpBus:
             self._set(r, "sc_failed", {"reason": reason, "attempts": r.rejections}, time.perf_counter())
         elif r.state == "starting" and self.started is not None and now - self.started >= STARTUP_GRACE_S:
             self._set(r, "offline", {"initial": True}, time.perf_counter())
-        if not r.parked and now - r.last_tx >= STUCK_S:
+        if not r.parked and now - max(r.last_tx, self._gate.sent_at.get(r.address, r.last_tx)) >= STUCK_S:
             r.parked, r.retry_at = True, now  # parked without a word from the library
         if r.parked and self.channel.up and now >= r.retry_at:
             self._retry(r, now)

@@ -166,28 +166,42 @@ def test_frame_checker_counts_bad_frames() -> None:
 
 
 def test_reply_gate_passes_only_the_awaited_reply() -> None:
-    commands: list[int] = []
-    seen: list[tuple[int, bool]] = []
-    gate = ReplyGate(lambda f: commands.append(f.address), lambda f, t: seen.append((f.address, t)), print)
+    strays: list[int] = []
+    gate = ReplyGate(print, lambda: strays.append(1))
+    gate.now = 1.0
     gate.sent(b"\xff" + build_frame(0x05, 0x60, seq=1))  # poll reader 5: no answer in time
+    gate.now = 1.2
     gate.sent(b"\xff" + build_frame(0x06, 0x60, seq=1))  # libosdp moves on to reader 6
     late = build_frame(0x85, 0x40, seq=1)  # reader 5 answering, late
     mine = build_frame(0x86, 0x40, seq=1)
     assert gate.received(late + mine[:3]) == b""  # not for libosdp now; half a reply is held
     assert gate.received(mine[3:]) == mine
+    assert gate.exchange(5) == (0x60, -1)  # libosdp never saw reader 5's answer
+    assert gate.exchange(6) == (0x60, 0x40)
     assert gate.received(mine) == b""  # a duplicate of a reply already taken
+    gate.now = 1.3
     gate.sent(build_frame(0x06, 0x60, seq=2))
+    assert gate.exchange(6) == (0x60, -1)  # a new command: not answered yet
     assert gate.received(build_frame(0x86, 0x40, seq=1)) == b""  # right reader, stale sequence
     assert gate.received(build_frame(0x06, 0x60, seq=2)) == b""  # an echo of the command
     # libosdp re-sends reader 5's poll: it stays off the wire and the late reply answers it
     assert gate.outgoing(build_frame(0x05, 0x60, seq=1)) == late
-    assert commands == [5, 6, 6]
-    assert seen == [(5, False), (6, True), (6, False), (6, False), (6, False)]
+    assert gate.sent_at == {5: 1.0, 6: 1.3}
+    assert len(strays) == 4  # the late reply, the duplicate, the stale one and the echo
+
+
+def test_reply_gate_reads_commands_split_over_writes() -> None:
+    gate = ReplyGate(print)
+    cmd = b"\xff" + build_frame(0x07, 0x6A, b"\x01", seq=3)
+    gate.sent(cmd[:4])  # a short write: the rest follows
+    gate.sent(cmd[4:])
+    assert gate.exchange(7) == (0x6A, -1)
+    assert gate.received(build_frame(0x87, 0x40, seq=3)) == build_frame(0x87, 0x40, seq=3)
 
 
 def test_reply_gate_holds_back_the_first_resend() -> None:
     held: list[int] = []
-    gate = ReplyGate(lambda f: None, lambda f, t: None, print, lambda: held.append(1))
+    gate = ReplyGate(print, on_held=lambda: held.append(1))
     poll = build_frame(0x03, 0x60, seq=3)
     assert gate.outgoing(poll) is None
     gate.sent(poll)
