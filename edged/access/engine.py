@@ -110,18 +110,25 @@ class DoorsEngine:
                 self._apply(door, door.wall_tick(now, wall))
             self._gauges()
 
+    def run_pass(self, period: float, between: Callable[[], None] | None = None) -> None:
+        """One pass of the worker's loop: step, `between` (commands, heartbeat), then wait out
+        the rest of `period` — the wait runs on a late pass too, since it polls the buses."""
+        start = time.monotonic()
+        self.step(start)
+        if between is not None:
+            between()
+        self.wait(period - (time.monotonic() - start))
+
     def wait(self, timeout: float) -> None:
-        """Sleep out the loop period, then ask the kernel once which buses have input: their
-        channels read it on the next refresh, the others skip the read.
+        """Sleep out the rest of the loop period (`timeout`, ≤ 0: none), then ask the kernel once
+        which buses have input: their channels read it on the next refresh, the others skip the
+        read. Call it on every pass, late ones too: it is what lets channels read at all.
 
         The loop does not wake for each reply: ~4,500 exchanges a second on a full site made a
         wake-up per reply cost more CPU than the ≤ 1 period it saved an exchange. It does not
         sleep while libosdp has a reply in hand or a bus has a command to send (an unlock)."""
         buses = self._bus_list
-        for b in buses:
-            if b.ready:
-                return
-        if timeout > 0:
+        if timeout > 0 and not any(b.ready for b in buses):
             time.sleep(timeout)
         fds = [b.fileno() for b in buses]
         if fds != self._fds:  # a channel was (re)opened or went down: (re)register
@@ -132,12 +139,8 @@ class DoorsEngine:
                 self._poller.register(fd, select.POLLIN)
         for ch in self._by_fd.values():
             ch.readable = False
-        try:
-            for fd, _events in self._poller.poll(0):
-                self._by_fd[fd].readable = True
-        except OSError:  # a channel closed under us: let every channel read this once
-            for ch in self._by_fd.values():
-                ch.readable = True
+        for fd, _events in self._poller.poll(0):  # POLLHUP/POLLNVAL too: the read finds out
+            self._by_fd[fd].readable = True
 
     def _gauges(self) -> None:
         readers = sum(b.online_count() for b in self.buses.values())

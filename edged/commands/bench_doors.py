@@ -65,6 +65,17 @@ def run_child(args: argparse.Namespace) -> int:
     steady: tuple[float, float] | None = None
     period = cfg.doors.osdp.refresh_interval_s
     next_stop_check = 0.0
+
+    def between() -> None:  # where the worker serves commands and beats
+        nonlocal online_at, steady
+        if online_at is None and engine.all_online():
+            online_at = time.monotonic()
+            Path(args.out).with_suffix(".online").write_text("1")
+            granted.clear()
+            engine.decision_samples.clear()
+            cpu = os.times()
+            steady = (online_at, cpu.user + cpu.system)
+
     while True:
         now = time.monotonic()
         if now >= next_stop_check:  # a stat per loop would be a tenth of what is measured
@@ -72,17 +83,7 @@ def run_child(args: argparse.Namespace) -> int:
                 break
             next_stop_check = now + 0.1
         loop_at = loop_at or now
-        engine.step(now)
-        if online_at is None and engine.all_online():
-            online_at = now
-            Path(args.out).with_suffix(".online").write_text("1")
-            granted.clear()
-            engine.decision_samples.clear()
-            cpu = os.times()
-            steady = (now, cpu.user + cpu.system)
-        left = period - (time.monotonic() - now)
-        if left > 0:
-            engine.wait(left)
+        engine.run_pass(period, between)
     cpu = os.times()
     end = time.monotonic()
     out = {

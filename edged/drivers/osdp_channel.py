@@ -61,6 +61,7 @@ class BusChannel(osdp.Channel):
     def _fail(self, exc: OSError | str) -> None:
         self.down_reason = exc if isinstance(exc, str) else (exc.strerror or str(exc))
         self._close()
+        self._pending.clear()  # nothing read before the loss answers anything after it
 
     # --- transport, overridden ---------------------------------------------------------------
     def _recv(self, max_bytes: int) -> bytes:  # pragma: no cover - overridden
@@ -108,8 +109,10 @@ class BusChannel(osdp.Channel):
         n = self._send(buf)
         if n > 0:
             self.bytes_out += n
-            if self.gate is not None:
-                self.gate.sent(buf if n == len(buf) else bytes(buf[:n]))
+        if n == len(buf) and self.gate is not None:
+            # libosdp takes a short write as a failed send and never writes the rest: a partial
+            # frame is not a command, and fed to the gate it would corrupt the next one
+            self.gate.sent(buf)
         return n
 
     def drain(self) -> None:

@@ -63,11 +63,6 @@ class FrameChecker:
     def reset(self) -> None:
         self._buf.clear()
 
-    @property
-    def pending(self) -> bool:
-        """Part of a frame waits for its rest."""
-        return bool(self._buf)
-
     def feed(self, data: bytes) -> list[Frame]:
         buf = self._buf
         if not buf:  # the usual case: one read or write is one whole frame
@@ -179,7 +174,6 @@ class ReplyGate:
         on_held: Callable[[], None] = lambda: None,
     ) -> None:
         self._rx = FrameChecker(on_malformed)
-        self._tx = FrameChecker(lambda _reason: None, verify=False)  # libosdp's own commands
         self._on_stray = on_stray
         self._on_held = on_held
         self.now = 0.0
@@ -192,7 +186,6 @@ class ReplyGate:
 
     def reset(self) -> None:
         self._rx.reset()
-        self._tx.reset()
         self._out.clear()
         self._replies.clear()
         self._late.clear()
@@ -219,14 +212,11 @@ class ReplyGate:
         return late or b""
 
     def sent(self, data: bytes) -> None:
-        if not self._tx.pending:  # libosdp writes one whole frame at a time
-            head = peek(data, whole=True)
-            if head is not None:
-                self._command(*head)
-                return
-        for f in self._tx.feed(data):
-            if not f.addr & 0x80:
-                self._command(f.addr, f.seq, f.code)
+        """`data` went on the wire whole: libosdp writes one frame per write (the channel does
+        not report a short write here; libosdp takes it as failed and never sends the rest)."""
+        head = peek(data, whole=True)
+        if head is not None:
+            self._command(*head)
 
     def _command(self, addr: int, seq: int, code: int) -> None:
         key = (seq, code)

@@ -9,7 +9,6 @@ never waits behind more than one refresh.
 from __future__ import annotations
 
 import gc
-import time
 
 from edged.access.commands import handlers
 from edged.access.engine import DoorsEngine
@@ -32,15 +31,14 @@ def run(ctx: WorkerContext) -> None:
         buses=len(engine.buses),
         controllers=len(engine.controllers),
     )
+
+    def between() -> None:
+        server.handle_ready()
+        ctx.beat(doors_online=engine.online_doors, doors=len(engine.doors))
+
     try:
         while not ctx.stopping.is_set():
-            start = time.monotonic()
-            engine.step(start)
-            server.handle_ready()
-            ctx.beat(doors_online=engine.online_doors, doors=len(engine.doors))
-            left = period - (time.monotonic() - start)
-            if left > 0:
-                engine.wait(left)
+            engine.run_pass(period, between)
     finally:
         server.close()
         engine.close()

@@ -64,6 +64,7 @@ class Rig:
         self.sim.start()
         self.events: list[Event] = []
         self.engine = DoorsEngine(self.cfg, "g1", self._emit)
+        self.pass_work_s = 0.0
 
     def _emit(self, event: Event) -> None:
         validate_event(event)
@@ -76,14 +77,22 @@ class Rig:
         self.run_until(lambda: False, seconds)
 
     def run_until(self, pred: Callable[[], bool], timeout: float) -> bool:
-        """The doors worker's own loop: step, then wait out the refresh period (polling the buses)."""
+        """The doors worker's own loop (`DoorsEngine.run_pass`); `pass_work_s` stands for what
+        else a pass does (commands, a loaded box) and may make every pass overrun its period."""
         period = self.cfg.doors.osdp.refresh_interval_s
+        met = False
+
+        def between() -> None:
+            nonlocal met
+            met = pred()
+            if self.pass_work_s:
+                time.sleep(self.pass_work_s)
+
         end = time.monotonic() + timeout
-        while (start := time.monotonic()) < end:
-            self.engine.step(start)
-            if pred():
+        while time.monotonic() < end:
+            self.engine.run_pass(period, between)
+            if met:
                 return True
-            self.engine.wait(period - (time.monotonic() - start))
         return False
 
     def of_type(self, type_: str, source: str | None = None) -> list[Event]:

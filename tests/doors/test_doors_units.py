@@ -190,15 +190,6 @@ def test_reply_gate_passes_only_the_awaited_reply() -> None:
     assert len(strays) == 4  # the late reply, the duplicate, the stale one and the echo
 
 
-def test_reply_gate_reads_commands_split_over_writes() -> None:
-    gate = ReplyGate(print)
-    cmd = b"\xff" + build_frame(0x07, 0x6A, b"\x01", seq=3)
-    gate.sent(cmd[:4])  # a short write: the rest follows
-    gate.sent(cmd[4:])
-    assert gate.exchange(7) == (0x6A, -1)
-    assert gate.received(build_frame(0x87, 0x40, seq=3)) == build_frame(0x87, 0x40, seq=3)
-
-
 def test_reply_gate_holds_back_the_first_resend() -> None:
     held: list[int] = []
     gate = ReplyGate(print, on_held=lambda: held.append(1))
