@@ -122,6 +122,8 @@ class SiteConfig(Strict):
                 raise ValueError(f"{where}: no camera named {cp.plate_camera!r} in cameras")
             if cam.thermal is not None:
                 raise ValueError(f"{where}: {cam.id!r} is a thermal camera; plates need a video camera")
+            if not cam.enabled:
+                raise ValueError(f"{where}: camera {cam.id!r} is disabled, so no plate could be read")
             if not (cam.analytics_enabled or cam.detection.detector):
                 cam.detection.detector = "motion"
         return self

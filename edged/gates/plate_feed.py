@@ -72,9 +72,10 @@ class PlateResult:
     camera: str
     read: PlateRead
     seconds: float  # OCR wall time
+    vehicle: int = 0  # which arrival on the loop it was read for (see PlateFeed.arrived)
 
 
-_Job = tuple[CheckpointConfig, np.ndarray]
+_Job = tuple[CheckpointConfig, np.ndarray, int]
 
 
 class PlateFeed:
@@ -90,6 +91,8 @@ class PlateFeed:
         self._done: queue.Queue[PlateResult] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._last: dict[str, str] = {}  # last result per checkpoint: log a drop once per change
+        # arrivals per checkpoint: a read finished after its vehicle left belongs to nobody
+        self._vehicle: dict[str, int] = dict.fromkeys(self.cfgs, 0)
 
     def start(self) -> None:
         if self.cfgs and self._thread is None:
@@ -98,9 +101,12 @@ class PlateFeed:
 
     def stop(self) -> None:
         if self._thread is not None:
-            with contextlib.suppress(queue.Full):  # a thread stuck in OCR is a daemon: goes with us
-                self._jobs.put(None, timeout=5.0)
-            self._thread.join(timeout=5.0)
+            with contextlib.suppress(queue.Empty):  # reads not started yet are not wanted now
+                while True:
+                    self._jobs.get_nowait()
+            with contextlib.suppress(queue.Full):
+                self._jobs.put_nowait(None)
+            self._thread.join(timeout=2.0)  # a thread still in OCR is a daemon: it goes with us
             self._thread = None
         self.frames.close()
 
@@ -108,9 +114,12 @@ class PlateFeed:
         """A vehicle drove onto the loop: read at once."""
         cfg = self.cfgs.get(checkpoint)
         if cfg is not None:
+            self._vehicle[checkpoint] += 1
             self._due[checkpoint] = (now, cfg.plate.attempts)
 
     def left(self, checkpoint: str) -> None:
+        if checkpoint in self._vehicle:
+            self._vehicle[checkpoint] += 1
         self._due.pop(checkpoint, None)
 
     def poll(self, now: float) -> list[PlateResult]:
@@ -122,8 +131,11 @@ class PlateFeed:
             except queue.Empty:
                 break
             self._busy.discard(res.checkpoint)
-            self._count(res.checkpoint, res.read.result, res.read.text)
             PLATE_READ_SECONDS.observe(res.seconds)
+            if res.vehicle != self._vehicle.get(res.checkpoint):
+                self._count(res.checkpoint, "gone", res.read.text)  # its vehicle left meanwhile
+                continue
+            self._count(res.checkpoint, res.read.result, res.read.text)
             if res.read.result == "read":
                 self._due.pop(res.checkpoint, None)  # decided: no more reads for this vehicle
                 out.append(res)
@@ -145,7 +157,7 @@ class PlateFeed:
             self._count(cfg.id, exc.reason, "")
             return
         try:
-            self._jobs.put_nowait((cfg, frame))
+            self._jobs.put_nowait((cfg, frame, self._vehicle[cfg.id]))
         except queue.Full:
             self._count(cfg.id, "busy", "")
             return
@@ -167,7 +179,7 @@ class PlateFeed:
             job = self._jobs.get()
             if job is None:
                 return
-            cfg, frame = job
+            cfg, frame, vehicle = job
             t0 = time.perf_counter()
             try:
                 if reader is None:
@@ -177,4 +189,4 @@ class PlateFeed:
                 _log.error("plate read failed", checkpoint=cfg.id, error=repr(exc))
                 read = PlateRead("error")
             assert cfg.plate_camera is not None
-            self._done.put(PlateResult(cfg.id, cfg.plate_camera, read, time.perf_counter() - t0))
+            self._done.put(PlateResult(cfg.id, cfg.plate_camera, read, time.perf_counter() - t0, vehicle))

@@ -118,6 +118,8 @@ class GatesService:
         """A plate camera read a valid plate: record it, then decide as for any other plate."""
         read = res.read
         assert read.plate is not None
+        if not self.checkpoints[res.checkpoint].loop:
+            return  # the vehicle left while its plate was read: nobody to open for
         data = {
             "checkpoint": res.checkpoint,
             "camera": res.camera,

@@ -140,6 +140,10 @@ def test_a_checkpoint_reads_plates_from_a_configured_video_camera() -> None:
     assert info.value.lines == [
         "gates.checkpoints[0].plate_camera: no camera named 'nope' in cameras (line 6)"
     ]
+    with pytest.raises(ConfigError, match="camera 'p' is disabled"):
+        validate_text(
+            base.replace("cam/1}", "cam/1, enabled: false}") + "    - {id: in, plate_camera: p}\n", SiteConfig
+        )
     cfg = validate_text(base + "    - {id: in, plate_camera: p}\n", SiteConfig)
     assert cfg.cameras[0].detection.detector == "motion"  # so its frames reach the ring
     assert cfg.detectors == []  # motion needs no model

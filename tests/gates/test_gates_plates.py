@@ -195,6 +195,27 @@ def test_feed_counts_sign_text_once_per_attempt(ring: FrameRing, tmp_path: Path)
         feed.stop()
 
 
+def test_a_read_finished_after_its_vehicle_left_decides_nothing(ring: FrameRing, tmp_path: Path) -> None:
+    # Vehicle A leaves and B drives on while A's plate is still being read: A's result is counted
+    # `gone` and never decided (it would open for B), and B's own read still happens.
+    cfg = _config(502, attempts=1)
+    ring.write(street("渝A·12345"), 0.0, time.time())
+    feed = PlateFeed(cfg.checkpoints, RingFrames(NS, tmp_path))
+    feed.start()
+    try:
+        gone = metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="gone")
+        read = metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="read")
+        feed.arrived("cp-1", time.monotonic())
+        assert feed.poll(time.monotonic()) == []  # A's read is submitted; OCR takes ~0.15 s
+        feed.left("cp-1")
+        feed.arrived("cp-1", time.monotonic())  # B, before A's result is back
+        results = _until_results(feed, 1, read, "read")
+        assert metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="gone") == gone + 1
+        assert [r.read.plate for r in results] == ["渝A12345"]  # B's read, the only one decided
+    finally:
+        feed.stop()
+
+
 def test_feed_without_camera_ring_or_with_stale_frame_decides_nothing(
     ring: FrameRing, tmp_path: Path
 ) -> None:
