@@ -90,10 +90,16 @@ class VisibleConfig(Strict):
 
     homography: Matrix3 | None = Field(None, description="3x3, visible pixel -> thermal pixel")
     points: list[tuple[float, float, float, float]] | None = Field(
-        None, min_length=4, description="visible (x, y) -> thermal (x, y); at least 4, spread over the view"
+        None,
+        min_length=4,
+        description="visible (x, y) -> thermal (x, y); at least 4 (5+ to catch a typo), spread over the view",
     )
     max_error_px: float = Field(
-        2.0, gt=0, le=20, description="points: one further than this (thermal px) from the fit is an error"
+        2.0,
+        gt=0,
+        le=20,
+        description="points (5 or more): one further than this (thermal px) from the fit of the others "
+        "is an error",
     )
     _matrix: Any = PrivateAttr(default=None)
 
@@ -121,12 +127,15 @@ class VisibleConfig(Strict):
         hmat, _ = cv2.findHomography(src, dst, 0)
         if hmat is None:
             raise ValueError("visible.points do not define a homography")
-        fit = cv2.perspectiveTransform(src.reshape(-1, 1, 2), hmat).reshape(-1, 2)
-        err = np.hypot(*(fit - dst).T)
-        worst = int(np.argmax(err))
-        if err[worst] > self.max_error_px:
+        # each point against the fit of the others (with 4, the others always fit: no check). Which
+        # point is wrong is not named: with a handful of points a typo bends the fit of the rest.
+        n = len(src)
+        loo = [
+            r[i] for i in range(n) if n > 4 and (r := _reprojection(src, dst, np.arange(n) != i)) is not None
+        ]
+        if loo and max(loo) > self.max_error_px:
             raise ValueError(
-                f"visible.points[{worst}] is {err[worst]:.1f} thermal px off the fit of the others "
+                f"visible.points disagree: a point is {max(loo):.1f} thermal px off the fit of the others "
                 f"(max_error_px {self.max_error_px}): a typo or a mismatched point?"
             )
         return np.asarray(hmat, dtype=np.float64)
@@ -199,3 +208,17 @@ def thermal_source_kind(source: str) -> ThermalSourceKind | None:
     if source.startswith("isapi://") or "/ISAPI/" in source:
         return "isapi"
     return None
+
+
+def _reprojection(src: np.ndarray, dst: np.ndarray, use: np.ndarray) -> np.ndarray | None:
+    """Each point's distance (thermal px) from a homography fitted to the `use` points only;
+    None when those do not pin one down (too few, or nearly on a line)."""
+    import cv2
+
+    if use.sum() < 4 or _general_position(src[use], dst[use]) < 5e-3:
+        return None
+    hmat, _ = cv2.findHomography(src[use], dst[use], 0)
+    if hmat is None:
+        return None
+    fit = cv2.perspectiveTransform(src.reshape(-1, 1, 2), hmat).reshape(-1, 2)
+    return np.asarray(np.hypot(*(fit - dst).T))

@@ -173,7 +173,20 @@ def test_corrupt_or_missing_visible_jpeg_is_counted_and_the_frame_goes_on_therma
                     [320, 240, 120, 65],
                 ]
             },
-            r"points\[4\] is .* off the fit",
+            r"points disagree: a point is .* off the fit of the others",
+        ),
+        (  # a 10 px typo in a corner among 6 points
+            {
+                "points": [
+                    [0, 0, 10, 5],
+                    [640, 0, 180, 5],
+                    [640, 480, 170, 125],
+                    [0, 480, 10, 125],
+                    [320, 240, 90, 65],
+                    [160, 120, 50, 35],
+                ]
+            },
+            "points disagree",
         ),
         ({"points": [[0, 0, 10, 5], [0, 0, 20, 5], [640, 480, 170, 125], [0, 480, 10, 125]]}, "repeated"),
         ({"homography": [[1, 2, 3], [2, 4, 6], [0, 0, 1]]}, "singular"),
