@@ -180,7 +180,7 @@ class ReplyGate:
         self.sent_at: dict[int, float] = {}
         self._out: dict[int, tuple[int, int]] = {}  # address -> (sequence, code) of its last command
         self._replies: dict[int, int] = {}  # address -> code of the reply libosdp got (-1: a late one)
-        self._late: dict[int, bytes] = {}  # replies that came after libosdp moved on
+        self._late: dict[int, Frame] = {}  # replies that came after libosdp moved on
         self._held: set[int] = set()  # addresses whose re-send was held back once
         self._current: int | None = None  # the address libosdp waits on
 
@@ -209,7 +209,10 @@ class ReplyGate:
         self._held.add(addr)
         self._current = addr
         self._on_held()
-        return late or b""
+        if late is None:
+            return b""
+        self._replies[addr] = late.code  # libosdp gets the reader's answer now: judge on it
+        return late.raw
 
     def sent(self, data: bytes) -> None:
         """`data` went on the wire whole: libosdp writes one frame per write (the channel does
@@ -239,7 +242,7 @@ class ReplyGate:
                     out += f.raw
                     continue
                 self._replies[addr] = -1  # answered, but not to libosdp (yet): judged on nothing
-                self._late[addr] = f.raw
+                self._late[addr] = f
             self._on_stray()
         return out
 

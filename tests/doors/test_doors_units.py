@@ -186,6 +186,7 @@ def test_reply_gate_passes_only_the_awaited_reply() -> None:
     assert gate.received(build_frame(0x06, 0x60, seq=2)) == b""  # an echo of the command
     # libosdp re-sends reader 5's poll: it stays off the wire and the late reply answers it
     assert gate.outgoing(build_frame(0x05, 0x60, seq=1)) == late
+    assert gate.exchange(5) == (0x60, 0x40)  # libosdp has reader 5's answer now
     assert gate.sent_at == {5: 1.0, 6: 1.3}
     assert len(strays) == 4  # the late reply, the duplicate, the stale one and the echo
 
