@@ -7,6 +7,7 @@ shared-memory ring, as they do from a camera worker, and barriers through pymodb
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,6 +167,10 @@ def ring(tmp_path: Path) -> Iterator[FrameRing]:
         yield r
 
 
+def _reads(result: str) -> float:
+    return metric("edged_gates_plate_reads_total", checkpoint="cp-1", result=result)
+
+
 def _until_results(
     feed: PlateFeed, n_counted: int, before: float, result: str, timeout_s: float = 30.0
 ) -> list[PlateResult]:
@@ -173,47 +178,46 @@ def _until_results(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         out += feed.poll(time.monotonic())
-        if metric("edged_gates_plate_reads_total", checkpoint="cp-1", result=result) >= before + n_counted:
+        if _reads(result) >= before + n_counted:
             return out
         time.sleep(0.02)
     raise TimeoutError(f"{result} not counted {n_counted} times")
 
 
-def test_feed_counts_sign_text_once_per_attempt(ring: FrameRing, tmp_path: Path) -> None:
-    cfg = _config(502, attempts=2)
-    ring.write(sign("欢迎光临 ABC"), 0.0, time.time())
-    feed = PlateFeed(cfg.checkpoints, RingFrames(NS, tmp_path))
+@contextlib.contextmanager
+def _running_feed(cfg: GatesConfig, shm_dir: Path) -> Iterator[PlateFeed]:
+    feed = PlateFeed(cfg.checkpoints, RingFrames(NS, shm_dir))
     feed.start()
     try:
-        before = metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="invalid")
+        yield feed
+    finally:
+        feed.stop()
+
+
+def test_feed_counts_sign_text_once_per_attempt(ring: FrameRing, tmp_path: Path) -> None:
+    ring.write(sign("欢迎光临 ABC"), 0.0, time.time())
+    with _running_feed(_config(502, attempts=2), tmp_path) as feed:
+        before = _reads("invalid")
         feed.arrived("cp-1", time.monotonic())
         assert _until_results(feed, 2, before, "invalid") == []  # no read, no decision
         time.sleep(0.3)
         assert feed.poll(time.monotonic()) == []
-        assert metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="invalid") == before + 2
-    finally:
-        feed.stop()
+        assert _reads("invalid") == before + 2
 
 
 def test_a_read_finished_after_its_vehicle_left_decides_nothing(ring: FrameRing, tmp_path: Path) -> None:
     # Vehicle A leaves and B drives on while A's plate is still being read: A's result is counted
     # `gone` and never decided (it would open for B), and B's own read still happens.
-    cfg = _config(502, attempts=1)
     ring.write(street("渝A·12345"), 0.0, time.time())
-    feed = PlateFeed(cfg.checkpoints, RingFrames(NS, tmp_path))
-    feed.start()
-    try:
-        gone = metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="gone")
-        read = metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="read")
+    with _running_feed(_config(502, attempts=1), tmp_path) as feed:
+        gone, read = _reads("gone"), _reads("read")
         feed.arrived("cp-1", time.monotonic())
         assert feed.poll(time.monotonic()) == []  # A's read is submitted; OCR takes ~0.15 s
         feed.left("cp-1")
         feed.arrived("cp-1", time.monotonic())  # B, before A's result is back
         results = _until_results(feed, 1, read, "read")
-        assert metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="gone") == gone + 1
+        assert _reads("gone") == gone + 1
         assert [r.read.plate for r in results] == ["渝A12345"]  # B's read, the only one decided
-    finally:
-        feed.stop()
 
 
 def test_feed_without_camera_ring_or_with_stale_frame_decides_nothing(
@@ -221,16 +225,16 @@ def test_feed_without_camera_ring_or_with_stale_frame_decides_nothing(
 ) -> None:
     cfg = _config(502, attempts=1)
     feed = PlateFeed(cfg.checkpoints, RingFrames(NS, tmp_path / "elsewhere"))  # the camera is not running
-    before = metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="no_frame")
+    before = _reads("no_frame")
     feed.arrived("cp-1", 0.0)
     assert feed.poll(1.0) == []
-    assert metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="no_frame") == before + 1
+    assert _reads("no_frame") == before + 1
     ring.write(street("渝A·12345"), 0.0, time.time() - 10.0)  # the camera stalled 10 s ago
     feed = PlateFeed(cfg.checkpoints, RingFrames(NS, tmp_path))
-    before = metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="stale")
+    before = _reads("stale")
     feed.arrived("cp-1", 0.0)
     assert feed.poll(1.0) == []
-    assert metric("edged_gates_plate_reads_total", checkpoint="cp-1", result="stale") == before + 1
+    assert _reads("stale") == before + 1
 
 
 def test_vehicle_on_loop_reads_plate_from_ring_and_opens(ring: FrameRing, tmp_path: Path) -> None:
