@@ -39,16 +39,11 @@ class Frame(NamedTuple):  # a tuple: every frame on every bus makes one (~9,000 
     addr: int  # the address byte as sent: bit 7 set on replies
     seq: int
     code: int  # command or reply code (-1 if the frame has none)
-    data0: int  # first data byte (a NAK's reason), -1 if none
     raw: bytes  # as on the wire, with its mark byte if it had one
 
     @property
     def address(self) -> int:
         return self.addr & 0x7F
-
-    @property
-    def is_reply(self) -> bool:
-        return bool(self.addr & 0x80)
 
 
 class FrameChecker:
@@ -65,12 +60,9 @@ class FrameChecker:
 
     def feed(self, data: bytes) -> list[Frame]:
         buf = self._buf
-        if not buf:  # the usual case: one read or write is one whole frame
-            n = len(data)
-            i = 1 if n and data[0] == MARK else 0
-            if n - i >= 7 and data[i] == SOM and (data[i + 2] | data[i + 3] << 8) == n - i:
-                f = self._frame(data[i:] if i or type(data) is not bytes else data, i == 1)
-                return [f] if f is not None else []
+        if not buf and (i := whole_frame_at(data)) >= 0:  # the usual case: a read is one frame
+            f = self._frame(data[i:] if i or type(data) is not bytes else data, i > 0)
+            return [f] if f is not None else []
         buf.extend(data)
         out: list[Frame] = []
         while buf:
@@ -125,22 +117,34 @@ class FrameChecker:
             addr=pkt[1],
             seq=pkt[4] & 0x03,
             code=pkt[code_at] if code_at < end else -1,
-            data0=pkt[code_at + 1] if code_at + 1 < end else -1,
             raw=(_MARK_BYTE + pkt) if marked else pkt,
         )
 
 
-def peek(data: bytes, whole: bool = False) -> tuple[int, int, int] | None:
-    """(address, sequence, code) of the frame at the start of `data` (a command's address: bit 7
-    clear), or None; `whole`: only if `data` is exactly that one frame."""
+def whole_frame_at(data: bytes | bytearray) -> int:
+    """Where the frame starts when `data` is exactly one frame after its mark bytes (its length
+    field spans the rest), else -1."""
     n = len(data)
     i = 0
     while i < n and data[i] == MARK:
         i += 1
-    if n - i < 6 or data[i] != SOM:
-        return None
-    if whole and (data[i + 1] & 0x80 or (data[i + 2] | data[i + 3] << 8) != n - i):
-        return None
+    return i if n - i >= 7 and data[i] == SOM and (data[i + 2] | data[i + 3] << 8) == n - i else -1
+
+
+def peek(data: bytes, whole: bool = False) -> tuple[int, int, int] | None:
+    """(address, sequence, code) of the frame at the start of `data` (a command's address: bit 7
+    clear), or None; `whole`: only if `data` is exactly that one command frame."""
+    n = len(data)
+    if whole:
+        i = whole_frame_at(data)
+        if i < 0 or data[i + 1] & 0x80:
+            return None
+    else:
+        i = 0
+        while i < n and data[i] == MARK:
+            i += 1
+        if n - i < 6 or data[i] != SOM:
+            return None
     ctrl = data[i + 4]
     code_at = i + 5 + (data[i + 5] if ctrl & 0x08 else 0)
     return (data[i + 1] & 0x7F, ctrl & 0x03, data[code_at]) if code_at < n else None

@@ -43,7 +43,7 @@ CHECKPOINTS_HELD = Gauge(
 PLATE_READS = Counter(
     "edged_gates_plate_reads_total",
     "Plate camera reads by checkpoint and result (read, no_text, invalid, low_confidence, no_frame, "
-    "stale, busy, error); only `read` reaches a decision.",
+    "stale, busy, error, gone); only `read` reaches a decision.",
     ["checkpoint", "result"],
 )
 PLATE_READ_SECONDS = Histogram(

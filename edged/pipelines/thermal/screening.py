@@ -126,22 +126,19 @@ class ThermalScreening:
         if hot.any():
             hot = cv2.dilate(hot.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
         matches, ended = self.tracker.update(faces, frame.t)
-        # while the first lock is being acquired, decisions wait for it (unless people leave)
-        decide_calibrated = calibrated or self._state == ACQUIRING
         for track, face, ambiguous in matches:
             if len(track.readings) == 0 and (prev := self.decider.fragment_of(track, frame.t)) is not None:
                 track.readings = prev.readings
             reading = self._measure(corrected, smooth, sigma, face, hot, ambiguous, calibrated, frame.t)
             track.readings.append(reading)
             track.evidence = (corrected, frame.visible, frame.homography)
-            decision = self.decider.evaluate(track, frame.t, decide_calibrated)
-            if decision is not None:
-                events += self._decided(decision, track, frame.wall)
-        # a face missed in this frame (turned away, at the edge) still gets its decision on time,
-        # not when its track times out
+        # Every track seen now (a first decision or a late alarm), and every undecided one: a face
+        # missed in this frame (turned away, at the edge) still gets its decision on time, not
+        # when its track times out. While the first lock is being acquired, decisions wait for it.
         seen = {id(track) for track, _face, _amb in matches}
+        decide_calibrated = calibrated or self._state == ACQUIRING
         for track in self.tracker.tracks:
-            if id(track) not in seen and not track.decided and track.readings:
+            if track.readings and (id(track) in seen or not track.decided):
                 decision = self.decider.evaluate(track, frame.t, decide_calibrated)
                 if decision is not None:
                     events += self._decided(decision, track, frame.wall)
